@@ -1,0 +1,1 @@
+"""Authentication and authorization: principals, passwords, sessions, tokens, rate limits."""

@@ -1,0 +1,151 @@
+"""Database access, always scoped to one tenant.
+
+``Database.tenant(tenant_id)`` opens a session inside a transaction. On Postgres the first statement of
+that transaction switches to the unprivileged ``storehub_app`` role and sets ``storehub.tenant_id``, both
+transaction-local, so Row-Level Security confines every statement (ORM or raw SQL) to that tenant even if
+a query forgets its filter. On every backend, ORM queries on tenant tables also get a ``tenant_id``
+criterion and new rows are stamped with (and checked against) the session's tenant: that is the only
+isolation SQLite has.
+
+The few lookups that must cross tenants (tenant by slug at login, tenants with unpublished outbox rows for
+the relay) go through narrow ``SECURITY DEFINER`` functions created by the migrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from schema.errors import StorehubError
+from schema.models import Tenant, TenantScoped
+
+APP_ROLE = "storehub_app"
+TENANT_SETTING = "storehub.tenant_id"
+_TENANT_KEY = "storehub_tenant_id"
+
+
+class TenancyError(StorehubError):
+    """A row of another tenant was about to be written through a tenant session."""
+
+    code = "tenant_mismatch"
+    status = 403
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_postgres = parsed.get_backend_name() == "postgresql"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_postgres:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        else:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(connect_args={"timeout": 30})
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not self.is_postgres:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def tenant(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction confined to ``tenant_id``; commits on success, rolls back on error."""
+        if not isinstance(tenant_id, uuid.UUID):
+            raise TypeError("tenant_id must be a UUID")
+        async with self._sessions() as session:
+            session.info[_TENANT_KEY] = tenant_id
+            async with session.begin():
+                if self.is_postgres:
+                    await session.execute(
+                        text("SELECT set_config('role', :role, true), set_config(:name, :tenant, true)"),
+                        {"role": APP_ROLE, "name": TENANT_SETTING, "tenant": str(tenant_id)},
+                    )
+                yield session
+
+    @asynccontextmanager
+    async def unscoped(self) -> AsyncIterator[AsyncSession]:
+        """A session with no tenant: on Postgres it runs as ``storehub_app`` and sees no tenant rows.
+
+        Only for the cross-tenant helper functions below and for health checks.
+        """
+        async with self._sessions() as session, session.begin():
+            if self.is_postgres:
+                await session.execute(text("SELECT set_config('role', :role, true)"), {"role": APP_ROLE})
+            yield session
+
+    async def tenant_id_by_slug(self, slug: str) -> uuid.UUID | None:
+        async with self.unscoped() as session:
+            if self.is_postgres:
+                value = (
+                    await session.execute(text("SELECT storehub_tenant_by_slug(:slug)"), {"slug": slug})
+                ).scalar()
+            else:
+                value = (await session.execute(select(Tenant.id).where(Tenant.slug == slug))).scalar()
+        return uuid.UUID(str(value)) if value is not None else None
+
+    async def tenants_with_pending_outbox(self) -> Sequence[uuid.UUID]:
+        async with self.unscoped() as session:
+            if self.is_postgres:
+                rows = await session.execute(text("SELECT storehub_tenants_with_pending_outbox()"))
+            else:
+                rows = await session.execute(
+                    text("SELECT DISTINCT tenant_id FROM outbox WHERE published_at IS NULL")
+                )
+            return [uuid.UUID(str(r[0])) for r in rows]
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+
+def tenant_of(session: AsyncSession | Session) -> uuid.UUID:
+    tenant_id = session.info.get(_TENANT_KEY)
+    if tenant_id is None:
+        raise TenancyError("session is not bound to a tenant")
+    return tenant_id  # type: ignore[no-any-return]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get(_TENANT_KEY)
+    if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True),
+        with_loader_criteria(Tenant, Tenant.id == tenant_id),
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant(session: Session, _ctx: Any, _instances: Any) -> None:
+    tenant_id = session.info.get(_TENANT_KEY)
+    if tenant_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, TenantScoped):
+            if obj.tenant_id is None:
+                obj.tenant_id = tenant_id
+            elif obj.tenant_id != tenant_id:
+                raise TenancyError("row belongs to another tenant", table=type(obj).__name__)
+        elif isinstance(obj, Tenant) and obj.id is not None and obj.id != tenant_id:
+            raise TenancyError("tenant row does not match the session's tenant")

@@ -1,0 +1,39 @@
+"""In-store devices (scales, printers, drawers) reached through the device agent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKeyConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schema.models.base import Base, TenantScoped, new_id, utcnow
+
+DEVICE_KINDS = ("scale", "printer", "drawer", "agent")
+
+
+class Device(TenantScoped, Base):
+    """A device. Pairing: the back office shows a one-time code (only its hash is kept, with an expiry);
+    the agent trades it for a token ``shd_<tenant hex>_<secret>`` whose hash lands in ``token_hash``."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "register_id"], ["registers.tenant_id", "registers.id"]),
+        CheckConstraint("kind IN ('scale', 'printer', 'drawer', 'agent')", name="kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    store_id: Mapped[uuid.UUID]
+    register_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # the till it serves, if bound
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(120))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pairing_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    pairing_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    token_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    paired_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
