@@ -59,7 +59,8 @@ ENV_VARS: dict[str, str] = {
     "STOREHUB_LOG_LEVEL": "DEBUG, INFO, WARNING, ERROR. Default INFO",
     "STOREHUB_LOG_FORMAT": "`text` or `json` (one JSON object per line). Default text",
     "STOREHUB_SESSION_HOURS": "Browser session lifetime. Default 12",
-    "STOREHUB_LOGIN_ATTEMPTS_PER_MINUTE": "Failed logins allowed per account and per client address. Default 10",
+    "STOREHUB_LOGIN_ATTEMPTS_PER_MINUTE": "Failed logins allowed per account and per client address. "
+    "Default 10",
     "STOREHUB_WS_MAX_FRAME_BYTES": "Largest WebSocket frame accepted. Default 65536",
     "STOREHUB_WS_MAILBOX_SIZE": "Outgoing frames queued per socket before it is dropped as too slow. "
     "Default 256",
@@ -75,7 +76,12 @@ _PREFIX = "STOREHUB_"
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment (or ``env``), then ``overrides``; bad values raise."""
     source = os.environ if env is None else env
-    unknown = sorted(k for k in source if k.startswith(_PREFIX) and k not in ENV_VARS)
+    # STOREHUB_TEST_* belong to the test suite (which servers to use), not to the hub.
+    unknown = sorted(
+        k
+        for k in source
+        if k.startswith(_PREFIX) and k not in ENV_VARS and not k.startswith(_PREFIX + "TEST_")
+    )
     if unknown:
         raise ValidationError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(ENV_VARS)}")
     raw: dict[str, Any] = {}

@@ -16,20 +16,24 @@ what it missed or a ``resync``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every wire message: immutable, keyword-only, strict about unknown fields."""
+    """Base of every wire message: immutable, keyword-only, strict about unknown fields.
+
+    Subclasses restate ``frozen=True, kw_only=True``: msgspec applies ``kw_only`` per class, and mypy's
+    dataclass view needs ``frozen`` on each subclass.
+    """
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """A client frame before its payload is decoded."""
 
-    id: str | None = None
-    type: str
+    id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     payload: msgspec.Raw = msgspec.Raw(b"{}")
 
 
@@ -40,7 +44,7 @@ class ServerFrame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Base of frames sent by the hub."""
 
 
-class Welcome(ServerFrame, tag="welcome"):
+class Welcome(ServerFrame, tag="welcome", frozen=True, kw_only=True):
     tenant_id: str
     user_id: str | None = None
     device_id: str | None = None
@@ -49,19 +53,19 @@ class Welcome(ServerFrame, tag="welcome"):
     max_frame_bytes: int
 
 
-class Reply(ServerFrame, tag="reply"):
+class Reply(ServerFrame, tag="reply", frozen=True, kw_only=True):
     id: str | None
     payload: Any = None
 
 
-class ErrorFrame(ServerFrame, tag="error"):
+class ErrorFrame(ServerFrame, tag="error", frozen=True, kw_only=True):
     id: str | None = None
     code: str
     message: str
     details: dict[str, Any] = {}
 
 
-class EventFrame(ServerFrame, tag="event"):
+class EventFrame(ServerFrame, tag="event", frozen=True, kw_only=True):
     stream: str
     seq: int
     epoch: str
@@ -69,7 +73,7 @@ class EventFrame(ServerFrame, tag="event"):
     payload: Any = None
 
 
-class Subscribed(ServerFrame, tag="subscribed"):
+class Subscribed(ServerFrame, tag="subscribed", frozen=True, kw_only=True):
     id: str | None = None
     stream: str
     seq: int
@@ -77,7 +81,7 @@ class Subscribed(ServerFrame, tag="subscribed"):
     replayed: int = 0
 
 
-class Resync(ServerFrame, tag="resync"):
+class Resync(ServerFrame, tag="resync", frozen=True, kw_only=True):
     """The client's position is gone (epoch changed or window exceeded): reload state, then resubscribe."""
 
     id: str | None = None
@@ -86,7 +90,7 @@ class Resync(ServerFrame, tag="resync"):
     epoch: str
 
 
-class Pong(ServerFrame, tag="pong"):
+class Pong(ServerFrame, tag="pong", frozen=True, kw_only=True):
     id: str | None = None
 
 

@@ -20,7 +20,9 @@ class Device(TenantScoped, Base):
 
     __tablename__ = "devices"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"
+        ),
         ForeignKeyConstraint(["tenant_id", "register_id"], ["registers.tenant_id", "registers.id"]),
         CheckConstraint("kind IN ('scale', 'printer', 'drawer', 'agent')", name="kind"),
     )

@@ -75,7 +75,27 @@ class Register(TenantScoped, Base):
 
     __tablename__ = "registers"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "store_id", "code"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    store_id: Mapped[uuid.UUID]
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KitchenStation(TenantScoped, Base):
+    """A kitchen display station (hot line, cold line, bar); tickets are routed to it by category."""
+
+    __tablename__ = "kitchen_stations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "store_id"], ["stores.tenant_id", "stores.id"], ondelete="CASCADE"
+        ),
         UniqueConstraint("tenant_id", "store_id", "code"),
     )
 

@@ -1,0 +1,104 @@
+"""TenantActor: one per tenant; owns the catalog cache and serialises the tenant's catalog changes.
+
+State is reloaded from the database in ``on_start`` (first start, restart after a crash, reactivation
+after passivation). Writes go to the database first, in one transaction with their outbox events; the cache
+changes only after the commit, so a failed write never leaves the cache ahead of the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from actors.deps import ActorDeps
+from actors.runtime import Actor
+from hub.events.outbox import emit
+from schema.errors import NotFoundError, ValidationError
+from schema.messages.catalog import LookupProduct, PriceChanged, ProductView, SetPrice
+from schema.models import Product, ProductBarcode
+
+
+class TenantCommand:
+    """An actor message: the wire payload plus who sent it (already authorized by the gateway)."""
+
+    __slots__ = ("payload", "user_id")
+
+    def __init__(self, payload: Any, user_id: uuid.UUID | None) -> None:
+        self.payload = payload
+        self.user_id = user_id
+
+
+def tenant_address(tenant_id: uuid.UUID) -> str:
+    return f"tenant/{tenant_id}"
+
+
+class TenantActor(Actor):
+    def __init__(self, tenant_id: uuid.UUID, deps: ActorDeps) -> None:
+        self.tenant_id = tenant_id
+        self.deps = deps
+        self.products: dict[uuid.UUID, ProductView] = {}
+        self.by_code: dict[str, uuid.UUID] = {}
+
+    async def on_start(self) -> None:
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            products = (await session.execute(select(Product).where(Product.active))).scalars().all()
+            barcodes = (await session.execute(select(ProductBarcode))).scalars().all()
+        codes: dict[uuid.UUID, list[str]] = {}
+        for barcode in barcodes:
+            codes.setdefault(barcode.product_id, []).append(barcode.barcode)
+        self.products = {p.id: _view(p, codes.get(p.id, [])) for p in products}
+        self.by_code = {}
+        for view in self.products.values():
+            self.by_code[view.sku] = view.id
+            for code in view.barcodes:
+                self.by_code[code] = view.id
+
+    async def receive(self, message: object) -> object:
+        if not isinstance(message, TenantCommand):
+            raise ValidationError(f"TenantActor cannot handle {type(message).__name__}")
+        match message.payload:
+            case LookupProduct(code=code):
+                return self._lookup(code)
+            case SetPrice() as cmd:
+                return await self._set_price(cmd, message.user_id)
+            case other:
+                raise ValidationError(f"TenantActor cannot handle {type(other).__name__}")
+
+    def _lookup(self, code: str) -> ProductView:
+        product_id = self.by_code.get(code.strip())
+        if product_id is None:
+            raise NotFoundError(f"no product with code {code!r}", code=code)
+        return self.products[product_id]
+
+    async def _set_price(self, cmd: SetPrice, user_id: uuid.UUID | None) -> ProductView:
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            product = await session.get(Product, (self.tenant_id, cmd.product_id), with_for_update=True)
+            if product is None or not product.active:
+                raise NotFoundError("product not found", product_id=str(cmd.product_id))
+            old_price = product.price
+            product.price = cmd.price
+            event = PriceChanged(
+                product_id=product.id, sku=product.sku, old_price=old_price, price=cmd.price, by_user=user_id
+            )
+            emit(session, "tenant", "PriceChanged", event)
+        self.deps.relay.notify(self.tenant_id)
+        view = self.products.get(product.id)
+        barcodes = view.barcodes if view is not None else []
+        self.products[product.id] = updated = _view(product, barcodes)
+        return updated
+
+
+def _view(product: Product, barcodes: list[str]) -> ProductView:
+    return ProductView(
+        id=product.id,
+        sku=product.sku,
+        name=product.name,
+        price=product.price,
+        tax_class=product.tax_class,
+        weighable=product.weighable,
+        unit=product.unit,
+        category_id=product.category_id,
+        barcodes=sorted(barcodes),
+    )

@@ -1,0 +1,1 @@
+"""Chile: SII electronic tax documents."""

@@ -1,0 +1,1 @@
+"""Ecuador: SRI electronic tax documents."""

@@ -1,0 +1,191 @@
+"""The ``storehub`` command: serve, migrate, seed-demo, create-tenant, create-user.
+
+Every command reads its settings from ``STOREHUB_*`` environment variables (see ``hub.settings``). Errors
+print one clear line on stderr and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from hub.settings import Settings, load_settings
+from schema.errors import StorehubError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.run(settings, args) or 0)
+    except StorehubError as exc:
+        print(f"storehub: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storehub", description="Storehub: the store hub.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the hub (HTTP + WebSocket)")
+    serve.add_argument("--host", help="bind address (default STOREHUB_HOST)")
+    serve.add_argument("--port", type=int, help="port (default STOREHUB_PORT)")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations before serving")
+    serve.set_defaults(run=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(run=_migrate)
+
+    seed = sub.add_parser("seed-demo", help="create the demo minimarket (CL) and restaurant (EC)")
+    seed.add_argument("--reset", action="store_true", help="delete and recreate the demo tenants")
+    seed.set_defaults(run=_seed)
+
+    tenant = sub.add_parser("create-tenant", help="create a tenant with its first store and register")
+    tenant.add_argument("--slug", required=True, help="short login name, e.g. donarosa")
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--country", required=True, choices=["CL", "EC"])
+    tenant.add_argument("--tax-id", required=True, help="RUT (CL) or RUC (EC)")
+    tenant.add_argument("--legal-name", default="")
+    tenant.add_argument("--mode", choices=["retail", "restaurant"], default="retail")
+    tenant.set_defaults(run=_create_tenant)
+
+    user = sub.add_parser("create-user", help="create a user (password read from a prompt or stdin)")
+    user.add_argument("--tenant", required=True, help="tenant slug")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", required=True, choices=["owner", "manager", "cashier", "kitchen"])
+    user.add_argument("--display-name", default="")
+    user.add_argument("--store", help="store code the user is bound to (default: all stores)")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.set_defaults(run=_create_user)
+    return parser
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from schema.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"migrated {_safe_url(settings.database_url)} to {args.revision}")
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.db import Database
+    from hub.seed.demo import DEMO_PASSWORD, seed_demo
+
+    async def go() -> list[Any]:
+        db = Database(settings.database_url)
+        try:
+            return await seed_demo(db, reset=args.reset)
+        finally:
+            await db.dispose()
+
+    logins = _run(go())
+    print(f"demo logins (password for all: {DEMO_PASSWORD}):")
+    for login in logins:
+        print(f"  tienda {login.tenant:<14} usuario {login.username:<10} ({login.role})")
+    return 0
+
+
+def _create_tenant(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.admin import create_tenant
+    from hub.db import Database
+
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            return await create_tenant(
+                db,
+                slug=args.slug,
+                name=args.name,
+                country=args.country,
+                tax_id=args.tax_id,
+                legal_name=args.legal_name,
+                store_mode=args.mode,
+            )
+        finally:
+            await db.dispose()
+
+    new = _run(go())
+    print(f"tenant {args.slug} created: id {new.tenant_id}, store {new.store_id}, register {new.register_id}")
+    return 0
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.admin import create_user
+    from hub.db import Database
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("storehub: passwords do not match", file=sys.stderr)
+            return 2
+
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            return await create_user(
+                db,
+                tenant_slug=args.tenant,
+                username=args.username,
+                role=args.role,
+                password=password,
+                display_name=args.display_name,
+                store_code=args.store,
+            )
+        finally:
+            await db.dispose()
+
+    user_id = _run(go())
+    print(f"user {args.username} created in {args.tenant}: id {user_id}")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import create_app
+
+    if args.migrate:
+        _migrate(settings, argparse.Namespace(revision="head"))
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if "STOREHUB_SECRET_KEY" not in os.environ:
+        print("storehub: STOREHUB_SECRET_KEY is not set; using a random key (demo only)", file=sys.stderr)
+    app = create_app(settings)
+    base = f"http://{host}:{port}"
+    print(f"Storehub serving on {base}  (login {base}/login/, API docs {base}/docs)", flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        ws_max_size=max(settings.ws_max_frame_bytes * 16, 1 << 20),
+        proxy_headers=settings.trust_proxy_headers,
+        lifespan="on",
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

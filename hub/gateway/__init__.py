@@ -1,0 +1,1 @@
+"""The WebSocket gateway: authenticate, decode, authorize, route to actors, push live events."""

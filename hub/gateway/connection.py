@@ -1,0 +1,104 @@
+"""One authenticated socket: its outgoing queue, its subscriptions and the order of what it is sent.
+
+Frames leave through a bounded queue drained by one writer task, so a bus listener never awaits. A client
+too slow to drain its queue is disconnected (1013) and resumes from its last sequence number on reconnect;
+it can never make the hub hold memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.auth.principal import Principal
+from hub.events.bus import StreamEvent, Subscription
+from schema.wire import EventFrame, ServerFrame, encode
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+log = logging.getLogger("hub.gateway")
+
+CLOSE_TOO_SLOW = 1013
+
+
+@dataclass(slots=True)
+class StreamFollow:
+    """A subscription; events arriving while its replay is being queued wait in ``pending``."""
+
+    subscription: Subscription | None = None
+    ready: bool = False
+    last_seq: int = 0
+    pending: list[StreamEvent] = field(default_factory=list)
+
+
+class Connection:
+    def __init__(self, principal: Principal, services: Services, *, queue_size: int) -> None:
+        self.principal = principal
+        self.services = services
+        self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
+        self.follows: dict[str, StreamFollow] = {}
+        self.too_slow = asyncio.Event()
+
+    def send(self, frame: ServerFrame | bytes) -> None:
+        """Queue a frame; if the client cannot keep up, mark it for disconnection instead of blocking."""
+        if self.too_slow.is_set():
+            return
+        data = frame if isinstance(frame, bytes) else encode(frame)
+        try:
+            self.outgoing.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("socket of tenant %s too slow; disconnecting", self.principal.tenant_id)
+            self.too_slow.set()
+
+    def listener(self, stream: str) -> Any:
+        def deliver(event: StreamEvent) -> None:
+            follow = self.follows.get(stream)
+            if follow is None:
+                return
+            if not follow.ready:
+                follow.pending.append(event)
+            elif event.seq > follow.last_seq:
+                follow.last_seq = event.seq
+                self.send(_event_frame(event))
+
+        return deliver
+
+    def start_follow(self, stream: str) -> StreamFollow:
+        self.stop_follow(stream)
+        follow = self.follows[stream] = StreamFollow()
+        return follow
+
+    def finish_replay(self, follow: StreamFollow, replay: list[StreamEvent], start: int) -> None:
+        """Queue the missed events, then whatever arrived meanwhile, each exactly once and in order."""
+        follow.last_seq = start
+        for event in [*replay, *follow.pending]:
+            if event.seq > follow.last_seq:
+                follow.last_seq = event.seq
+                self.send(_event_frame(event))
+        follow.pending.clear()
+        follow.ready = True
+
+    def stop_follow(self, stream: str) -> bool:
+        follow = self.follows.pop(stream, None)
+        if follow is None:
+            return False
+        if follow.subscription is not None:
+            follow.subscription.close()
+        return True
+
+    def close(self) -> None:
+        for stream in list(self.follows):
+            self.stop_follow(stream)
+
+
+def _event_frame(event: StreamEvent) -> EventFrame:
+    return EventFrame(
+        stream=event.stream,
+        seq=event.seq,
+        epoch=event.epoch,
+        event=event.event,
+        payload=event.payload,
+    )

@@ -1,0 +1,220 @@
+"""`storehub seed-demo`: a Chilean minimarket and an Ecuadorian restaurant, ready to sell.
+
+Idempotent: a tenant that already exists is left alone (``reset=True`` deletes and recreates it).
+The demo password is for the demo only; real tenants are made with ``create-tenant`` / ``create-user``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.admin import create_tenant, create_user
+from hub.db import Database
+from hub.progress import Progress
+from hub.seed.catalog_cl import BRAND_LINES, PACKAGED, WEIGHED
+from hub.seed.menu_ec import MENU, STATIONS
+from schema.barcodes import make_ean13
+from schema.ids import uuid7
+from schema.models import (
+    Category,
+    Device,
+    KitchenStation,
+    Product,
+    ProductBarcode,
+    Register,
+    StockLevel,
+    Tenant,
+)
+
+DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed for the demo; never used for real tenants
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    tenant: str
+    username: str
+    role: str
+
+
+MINIMARKET = {"slug": "donarosa", "name": "Minimarket Doña Rosa", "tax_id": "76.354.771-K"}
+RESTAURANT = {"slug": "guayaquilena", "name": "Restaurante La Guayaquileña", "tax_id": "0992397535001"}
+MINIMARKET_USERS = [
+    ("dueno", "owner", "Rosa Pérez"),
+    ("encargado", "manager", "Jorge Soto"),
+    ("caja1", "cashier", "Camila Rojas"),
+    ("caja2", "cashier", "Matías Díaz"),
+]
+RESTAURANT_USERS = [
+    ("duena", "owner", "María Vera"),
+    ("mesero", "cashier", "Luis Mora"),
+    ("cocina", "kitchen", "Ana Castro"),
+]
+
+
+def search_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+async def seed_demo(db: Database, *, reset: bool = False) -> list[DemoLogin]:
+    logins: list[DemoLogin] = []
+    for spec, users, builder in (
+        (MINIMARKET, MINIMARKET_USERS, _fill_minimarket),
+        (RESTAURANT, RESTAURANT_USERS, _fill_restaurant),
+    ):
+        existing = await db.tenant_id_by_slug(spec["slug"])
+        if existing is not None and reset:
+            async with db.tenant(existing) as session:
+                await session.execute(delete(Tenant).where(Tenant.id == existing))
+            existing = None
+        if existing is None:
+            country = "CL" if spec is MINIMARKET else "EC"
+            mode = "retail" if spec is MINIMARKET else "restaurant"
+            store = "Local Ñuñoa" if spec is MINIMARKET else "Local Urdesa"
+            new = await create_tenant(
+                db,
+                slug=spec["slug"],
+                name=spec["name"],
+                country=country,
+                tax_id=spec["tax_id"],
+                store_name=store,
+                store_mode=mode,
+            )
+            await builder(db, new.tenant_id, new.store_id, new.warehouse_id, new.register_id)
+            for username, role, display in users:
+                await create_user(
+                    db,
+                    tenant_slug=spec["slug"],
+                    username=username,
+                    role=role,
+                    password=DEMO_PASSWORD,
+                    display_name=display,
+                )
+        logins += [DemoLogin(spec["slug"], u, r) for u, r, _ in users]
+    return logins
+
+
+async def _fill_minimarket(
+    db: Database, tenant_id: uuid.UUID, store_id: uuid.UUID, warehouse_id: uuid.UUID, register_id: uuid.UUID
+) -> None:
+    rows = [(cat, name, price, "kg", True) for cat, items in WEIGHED.items() for name, price in items]
+    for cat, items in PACKAGED.items():
+        for name, price, sizes in items:
+            for brand, pct in BRAND_LINES:
+                for size in sizes:
+                    full = " ".join(p for p in (name, brand, size) if p)
+                    rows.append((cat, full, (price * pct + 500) // 1000 * 10, "unit", False))
+    progress = Progress("Minimarket catalog", len(rows))
+    async with db.tenant(tenant_id) as session:
+        register2 = Register(tenant_id=tenant_id, store_id=store_id, code="2", name="Caja 2")
+        session.add(register2)
+        categories = _categories(session, tenant_id, list(dict.fromkeys(r[0] for r in rows)))
+        await session.flush()
+        for n, (cat, name, price, unit, weighable) in enumerate(rows, start=1):
+            product = Product(
+                id=uuid7(),
+                tenant_id=tenant_id,
+                sku=f"{n:05d}",
+                name=name,
+                search_name=search_name(name),
+                category_id=categories[cat],
+                price=int(price),
+                tax_class="cl_iva",
+                weighable=weighable,
+                unit=unit,
+                min_stock=2000 if weighable else 6000,
+            )
+            session.add(product)
+            if not weighable:
+                session.add(
+                    ProductBarcode(
+                        tenant_id=tenant_id, barcode=make_ean13(f"780{n:09d}"), product_id=product.id
+                    )
+                )
+            quantity = 8000 if weighable else 24000  # 8 kg or 24 units
+            cost_per_unit = price * 100 // 119 * 65 // 100  # net price less a 35 % margin
+            session.add(
+                StockLevel(
+                    tenant_id=tenant_id,
+                    warehouse_id=warehouse_id,
+                    product_id=product.id,
+                    quantity=quantity,
+                    value=cost_per_unit * quantity // 1000,
+                )
+            )
+            progress.advance()
+        session.add_all(
+            [
+                Device(
+                    tenant_id=tenant_id,
+                    store_id=store_id,
+                    register_id=register_id,
+                    kind="scale",
+                    name="Balanza Caja 1",
+                    config={"protocol": "toledo8217"},
+                ),
+                Device(
+                    tenant_id=tenant_id,
+                    store_id=store_id,
+                    register_id=register_id,
+                    kind="printer",
+                    name="Impresora Caja 1",
+                    config={"width": 48},
+                ),
+            ]
+        )
+    progress.finish()
+
+
+async def _fill_restaurant(
+    db: Database, tenant_id: uuid.UUID, store_id: uuid.UUID, warehouse_id: uuid.UUID, register_id: uuid.UUID
+) -> None:
+    total = sum(len(items) for items in MENU.values())
+    progress = Progress("Restaurant menu", total)
+    async with db.tenant(tenant_id) as session:
+        categories = _categories(session, tenant_id, list(MENU))
+        for code, name, _ in STATIONS:
+            session.add(KitchenStation(tenant_id=tenant_id, store_id=store_id, code=code, name=name))
+        await session.flush()
+        n = 0
+        for cat, items in MENU.items():
+            for name, net in items:
+                n += 1
+                session.add(
+                    Product(
+                        tenant_id=tenant_id,
+                        sku=f"M{n:03d}",
+                        name=name,
+                        search_name=search_name(name),
+                        category_id=categories[cat],
+                        price=(net * 115 + 50) // 100,
+                        tax_class="ec_iva15",
+                        weighable=False,
+                        unit="unit",
+                    )
+                )
+                progress.advance()
+        session.add(
+            Device(
+                tenant_id=tenant_id,
+                store_id=store_id,
+                register_id=register_id,
+                kind="printer",
+                name="Impresora comandas",
+                config={"width": 48},
+            )
+        )
+    progress.finish()
+
+
+def _categories(session: AsyncSession, tenant_id: uuid.UUID, names: list[str]) -> dict[str, uuid.UUID]:
+    ids: dict[str, uuid.UUID] = {}
+    for sort, name in enumerate(names):
+        ids[name] = uuid7()
+        session.add(Category(id=ids[name], tenant_id=tenant_id, name=name, sort=sort))
+    return ids

@@ -1,0 +1,45 @@
+"""Catalog commands (imperative), replies and events (past tense)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from schema.wire import Message
+
+Money = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+
+
+class LookupProduct(Message, frozen=True, kw_only=True):
+    """Find an active product by barcode or internal code (SKU/PLU)."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class SetPrice(Message, frozen=True, kw_only=True):
+    """Change a product's price (minor units, tax included)."""
+
+    product_id: uuid.UUID
+    price: Money
+
+
+class ProductView(Message, frozen=True, kw_only=True):
+    id: uuid.UUID
+    sku: str
+    name: str
+    price: int
+    tax_class: str
+    weighable: bool
+    unit: str
+    category_id: uuid.UUID | None = None
+    barcodes: list[str] = []
+
+
+class PriceChanged(Message, frozen=True, kw_only=True):
+    product_id: uuid.UUID
+    sku: str
+    old_price: int
+    price: int
+    by_user: uuid.UUID | None = None

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages Storehub builds against or its tests drive. Installs only what is missing.
+#   libxml2-dev libxmlsec1-dev pkg-config: lxml and xmlsec are built from source against one libxml2
+#   postgresql redis-server: the test fixtures start private servers when none listens
+set -euo pipefail
+packages=(build-essential pkg-config libxml2-dev libxslt1-dev libxmlsec1-dev libxmlsec1-openssl
+          postgresql redis-server)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
