@@ -16,7 +16,8 @@ async def ask_tenant(conn: Connection, payload: Any) -> Any:
     services = conn.services
     tenant_id = conn.principal.tenant_id
     ref = services.actors.ref(
-        tenant_address(tenant_id), Props(lambda: TenantActor(tenant_id, services.actor_deps))
+        tenant_address(tenant_id),
+        Props(lambda: TenantActor(tenant_id, services.actor_deps), kind="TenantActor"),
     )
     return await ref.ask(
         TenantCommand(payload, conn.principal.user_id), timeout=services.settings.ask_timeout_seconds
