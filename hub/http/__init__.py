@@ -1,0 +1,36 @@
+"""The REST API under ``/api/v1`` (one module per resource), probes, pages and static clients."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.types import ControllerRouterHandler
+
+from hub.http import auth, categories, devices, health, pages, products, registers, stores, tokens, users
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> Router:
+    return Router(
+        API_PREFIX,
+        route_handlers=[
+            *auth.ROUTES,
+            *stores.ROUTES,
+            *registers.ROUTES,
+            *categories.ROUTES,
+            *products.ROUTES,
+            *users.ROUTES,
+            *tokens.ROUTES,
+            *devices.ROUTES,
+        ],
+    )
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Fresh routers for one app (routers are not shared between app instances)."""
+    return [
+        api_router(),
+        *health.ROUTES,
+        *pages.ROUTES,
+        *(pages.client_router(name) for name in pages.STATIC_CLIENTS),
+    ]

@@ -1,0 +1,143 @@
+"""Everything a hub process holds for its lifetime, built from settings and started in order.
+
+Components start in the order they were added and stop in reverse, so later parts (actors, bus, relay)
+may rely on earlier ones (database, Redis) for their whole life::
+
+    services = Services(settings)
+    services.actors = ActorSystem(...)
+    services.add_component("actors", start=services.actors.start, stop=services.actors.stop)
+    await services.start()   # db, redis, ..., actors
+    await services.stop()    # actors, ..., redis, db
+
+A component that fails to start stops everything started before it, then the error propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+from sqlalchemy.pool import QueuePool
+
+from actors.deps import ActorDeps
+from actors.runtime import ActorSystem
+from hub.auth.passwords import Passwords
+from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from hub.db import Database
+from hub.events.bus import Bus, LocalBus
+from hub.events.outbox import OutboxRelay
+from hub.live_metrics import live_samples
+from hub.metrics import HttpMetrics, MetricsRegistry, Sample
+from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.gateway.connection import Connection
+
+log = logging.getLogger("hub.services")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    start: Hook | None = None
+    stop: Hook | None = None
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        redis: Redis | None = None,
+        rate_limiter: RateLimiter | None = None,
+        passwords: Passwords | None = None,
+        metrics: MetricsRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or MetricsRegistry()
+        self.http_metrics = HttpMetrics(self.metrics)
+        self.passwords = passwords or Passwords()
+        self.db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
+        self.redis: Redis | None = redis
+        if self.redis is None and settings.redis_url:
+            self.redis = Redis.from_url(settings.redis_url)
+        limit = settings.login_attempts_per_minute
+        if rate_limiter is not None:
+            self.rate_limiter: RateLimiter = rate_limiter
+        elif self.redis is not None:
+            self.rate_limiter = RedisRateLimiter(self.redis, limit)
+        else:
+            self.rate_limiter = MemoryRateLimiter(limit)
+        self._components: list[Component] = []
+        self._started: list[Component] = []
+        self.running = False
+        self.add_component("db", stop=self.db.dispose)
+        if self.redis is not None:
+            self.add_component("redis", stop=self.redis.aclose)
+        self.metrics.register_collector(self._db_pool_samples)
+        # Live path: bus (in-process when embedded), outbox relay feeding it, actors, open sockets.
+        self.bus: Bus = LocalBus()
+        self.relay = OutboxRelay(self.db, self.bus)
+        self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
+        self.actor_deps = ActorDeps(db=self.db, relay=self.relay)
+        self.sockets: set[Connection] = set()
+        self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
+        self.add_component("actors", start=self.actors.start, stop=self.actors.stop)
+        self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
+        self.metrics.register_collector(lambda: live_samples(self))
+
+    def add_component(self, name: str, *, start: Hook | None = None, stop: Hook | None = None) -> None:
+        if self.running:
+            raise RuntimeError(f"cannot add component {name!r}: services already started")
+        self._components.append(Component(name, start, stop))
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self._components)
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        for component in self._components:
+            try:
+                if component.start is not None:
+                    await component.start()
+            except BaseException:
+                log.error("component %s failed to start", component.name)
+                await self.stop()
+                raise
+            self._started.append(component)
+        self.running = True
+        log.info("services started: %s", ", ".join(self.components))
+
+    async def stop(self) -> None:
+        """Stop what was started, last first; one failing stop does not keep the others running."""
+        while self._started:
+            component = self._started.pop()
+            if component.stop is None:
+                continue
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("component %s failed to stop", component.name)
+        self.running = False
+
+    def _escalated(self, address: str, exc: BaseException) -> None:
+        log.error("actor %s escalated after repeated crashes: %r", address, exc)
+
+    def _db_pool_samples(self) -> Iterable[Sample]:
+        pool = self.db.engine.pool
+        if not isinstance(pool, QueuePool):
+            return []
+        help_ = "Database connection pool"
+        return [
+            Sample("storehub_db_pool_size", pool.size(), help=help_ + " size"),
+            Sample("storehub_db_pool_checked_out", pool.checkedout(), help=help_ + " connections in use"),
+            Sample("storehub_db_pool_overflow", pool.overflow(), help=help_ + " overflow connections"),
+        ]

@@ -1,0 +1,63 @@
+"""Services start components in order and stop them in reverse, even when one of them fails."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from hub.services import Services
+from tests.hub.conftest import make_settings
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def hook(self, what: str, name: str, fail: bool = False) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            self.calls.append(f"{what} {name}")
+            if fail:
+                raise RuntimeError(f"{name} broke")
+
+        return run
+
+    def add(self, services: Services, name: str, fail_start: bool = False, fail_stop: bool = False) -> None:
+        services.add_component(
+            name, start=self.hook("start", name, fail_start), stop=self.hook("stop", name, fail_stop)
+        )
+
+
+async def test_start_in_order_stop_in_reverse(sqlite_url: str) -> None:
+    services, rec = Services(make_settings(sqlite_url)), Recorder()
+    rec.add(services, "one")
+    rec.add(services, "two")
+    await services.start()
+    assert services.running
+    assert services.components[0] == "db"
+    assert services.components[-2:] == ("one", "two")
+    with pytest.raises(RuntimeError):
+        services.add_component("late")
+    await services.stop()
+    assert rec.calls == ["start one", "start two", "stop two", "stop one"]
+    assert not services.running
+
+
+async def test_failed_start_stops_what_started(sqlite_url: str) -> None:
+    services, rec = Services(make_settings(sqlite_url)), Recorder()
+    rec.add(services, "one")
+    rec.add(services, "two", fail_start=True)
+    rec.add(services, "three")
+    with pytest.raises(RuntimeError, match="two broke"):
+        await services.start()
+    assert rec.calls == ["start one", "start two", "stop one"]
+    assert not services.running
+
+
+async def test_a_failing_stop_does_not_keep_others_running(sqlite_url: str) -> None:
+    services, rec = Services(make_settings(sqlite_url)), Recorder()
+    rec.add(services, "one")
+    rec.add(services, "two", fail_stop=True)
+    await services.start()
+    await services.stop()
+    assert rec.calls == ["start one", "start two", "stop two", "stop one"]
