@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.db import Database
-from hub.events.outbox import OutboxRelay
+from hub.events.bus import Bus
 
 
 @dataclass(frozen=True, slots=True)
 class ActorDeps:
     db: Database
-    relay: OutboxRelay
+    bus: Bus

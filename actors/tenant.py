@@ -2,7 +2,9 @@
 
 State is reloaded from the database in ``on_start`` (first start, restart after a crash, reactivation
 after passivation). Writes go to the database first, in one transaction with their outbox events; the cache
-changes only after the commit, so a failed write never leaves the cache ahead of the database.
+changes only after the commit, so a failed write never leaves the cache ahead of the database. Changes made
+elsewhere (the REST API, another hub node) arrive as ``ProductChanged`` on the tenant's ``catalog`` stream
+and reload that product.
 """
 
 from __future__ import annotations
@@ -13,10 +15,18 @@ from typing import Any
 from sqlalchemy import select
 
 from actors.deps import ActorDeps
-from actors.runtime import Actor
+from actors.runtime import Actor, MailboxFull
+from hub.events.bus import StreamEvent, Subscription
 from hub.events.outbox import emit
 from schema.errors import NotFoundError, ValidationError
-from schema.messages.catalog import LookupProduct, PriceChanged, ProductView, SetPrice
+from schema.messages.catalog import (
+    CATALOG_STREAM,
+    LookupProduct,
+    PriceChanged,
+    ProductChanged,
+    ProductView,
+    SetPrice,
+)
 from schema.models import Product, ProductBarcode
 
 
@@ -40,22 +50,73 @@ class TenantActor(Actor):
         self.deps = deps
         self.products: dict[uuid.UUID, ProductView] = {}
         self.by_code: dict[str, uuid.UUID] = {}
+        self._catalog_feed: Subscription | None = None
+        self._stale = False
 
     async def on_start(self) -> None:
+        # Follow first, then load: a change committed in between is reloaded once more, never missed.
+        feed = await self.deps.bus.subscribe(self.tenant_id, CATALOG_STREAM, self._on_catalog_event)
+        self._catalog_feed = feed.subscription
+        await self._load_all()
+
+    async def on_stop(self) -> None:
+        if self._catalog_feed is not None:
+            self._catalog_feed.close()
+            self._catalog_feed = None
+
+    def _on_catalog_event(self, event: StreamEvent) -> None:
+        try:
+            self.ref.tell_nowait(ProductChanged(product_id=uuid.UUID(event.payload["product_id"])))
+        except (MailboxFull, KeyError, ValueError, TypeError):
+            self._stale = True  # reload everything before the next message instead
+
+    async def _load_all(self) -> None:
         async with self.deps.db.tenant(self.tenant_id) as session:
             products = (await session.execute(select(Product).where(Product.active))).scalars().all()
             barcodes = (await session.execute(select(ProductBarcode))).scalars().all()
         codes: dict[uuid.UUID, list[str]] = {}
         for barcode in barcodes:
             codes.setdefault(barcode.product_id, []).append(barcode.barcode)
-        self.products = {p.id: _view(p, codes.get(p.id, [])) for p in products}
+        self.products = {}
         self.by_code = {}
-        for view in self.products.values():
-            self.by_code[view.sku] = view.id
-            for code in view.barcodes:
-                self.by_code[code] = view.id
+        for product in products:
+            self._cache(_view(product, codes.get(product.id, [])))
+        self._stale = False
+
+    def _cache(self, view: ProductView) -> None:
+        self._uncache(view.id)
+        self.products[view.id] = view
+        self.by_code[view.sku] = view.id
+        for code in view.barcodes:
+            self.by_code[code] = view.id
+
+    def _uncache(self, product_id: uuid.UUID) -> None:
+        old = self.products.pop(product_id, None)
+        if old is not None:
+            for code in (old.sku, *old.barcodes):
+                if self.by_code.get(code) == product_id:
+                    del self.by_code[code]
+
+    async def _reload(self, product_id: uuid.UUID) -> None:
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            product = await session.get(Product, (self.tenant_id, product_id))
+            codes = (
+                await session.execute(
+                    select(ProductBarcode.barcode).where(ProductBarcode.product_id == product_id)
+                )
+            ).scalars()
+            barcodes = list(codes)
+        if product is None or not product.active:
+            self._uncache(product_id)
+        else:
+            self._cache(_view(product, barcodes))
 
     async def receive(self, message: object) -> object:
+        if self._stale:
+            await self._load_all()
+        if isinstance(message, ProductChanged):
+            await self._reload(message.product_id)
+            return None
         if not isinstance(message, TenantCommand):
             raise ValidationError(f"TenantActor cannot handle {type(message).__name__}")
         match message.payload:
@@ -83,10 +144,10 @@ class TenantActor(Actor):
                 product_id=product.id, sku=product.sku, old_price=old_price, price=cmd.price, by_user=user_id
             )
             emit(session, "tenant", "PriceChanged", event)
-        self.deps.relay.notify(self.tenant_id)
+            emit(session, CATALOG_STREAM, "ProductChanged", ProductChanged(product_id=product.id))
         view = self.products.get(product.id)
-        barcodes = view.barcodes if view is not None else []
-        self.products[product.id] = updated = _view(product, barcodes)
+        updated = _view(product, view.barcodes if view is not None else [])
+        self._cache(updated)
         return updated
 
 

@@ -14,7 +14,7 @@ the relay) go through narrow ``SECURITY DEFINER`` functions created by the migra
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from schema.models import Tenant, TenantScoped
 APP_ROLE = "storehub_app"
 TENANT_SETTING = "storehub.tenant_id"
 _TENANT_KEY = "storehub_tenant_id"
+OUTBOX_WRITTEN = "storehub_outbox_written"  # set in session.info by hub.events.outbox.emit
 
 
 class TenancyError(StorehubError):
@@ -55,6 +56,8 @@ class Database:
         if not self.is_postgres:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Called with the tenant id after a commit that wrote outbox rows (the relay publishes them at once).
+        self.after_outbox_commit: Callable[[uuid.UUID], None] | None = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -73,6 +76,8 @@ class Database:
                         {"role": APP_ROLE, "name": TENANT_SETTING, "tenant": str(tenant_id)},
                     )
                 yield session
+            if session.info.pop(OUTBOX_WRITTEN, False) and self.after_outbox_commit is not None:
+                self.after_outbox_commit(tenant_id)
 
     @asynccontextmanager
     async def unscoped(self) -> AsyncIterator[AsyncSession]:

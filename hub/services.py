@@ -84,8 +84,9 @@ class Services:
         # Live path: bus (in-process when embedded), outbox relay feeding it, actors, open sockets.
         self.bus: Bus = LocalBus()
         self.relay = OutboxRelay(self.db, self.bus)
+        self.db.after_outbox_commit = self.relay.notify
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
-        self.actor_deps = ActorDeps(db=self.db, relay=self.relay)
+        self.actor_deps = ActorDeps(db=self.db, bus=self.bus)
         self.sockets: set[Connection] = set()
         self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
         self.add_component("actors", start=self.actors.start, stop=self.actors.stop)

@@ -1,6 +1,7 @@
 """Transactional outbox: ``emit`` writes an event in the caller's transaction; the relay publishes it.
 
-The writer calls ``relay.notify(tenant_id)`` after its commit so the event goes out at once; a periodic
+``Database.tenant()`` calls ``relay.notify(tenant_id)`` after a commit that wrote outbox rows (wired by
+``hub.services``), so the event goes out at once; a periodic
 sweep (and one at start) picks up anything a crash or another process left behind, so a crash between
 commit and publish delays an event, never loses it. Delivery is at least once: an event is marked
 published only after the bus took it, and consumers de-duplicate on ``event_id``.
@@ -18,7 +19,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db import Database, tenant_of
+from hub.db import OUTBOX_WRITTEN, Database, tenant_of
 from hub.events.bus import Bus
 from schema.models import OutboxEvent
 
@@ -34,6 +35,7 @@ def emit(session: AsyncSession, stream: str, event: str, payload: Any) -> Outbox
         payload=msgspec.to_builtins(payload),
     )
     session.add(row)
+    session.info[OUTBOX_WRITTEN] = True
     return row
 
 

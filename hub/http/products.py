@@ -11,6 +11,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.events.outbox import emit
 from hub.http.catalog_rules import (
     ProductIn,
     ProductOut,
@@ -35,6 +36,7 @@ from hub.http.common import (
     utc_required,
 )  # fmt: skip
 from schema.errors import ConflictError, ValidationError
+from schema.messages.catalog import CATALOG_STREAM, ProductChanged
 from schema.models import Category, Product, ProductBarcode, Role
 
 
@@ -87,6 +89,11 @@ async def _replace_barcodes(session: AsyncSession, product: Product, barcodes: l
             raise ConflictError(f"barcode {taken[0]} belongs to another product", barcode=taken[0])
     await session.execute(sql_delete(ProductBarcode).where(ProductBarcode.product_id == product.id))
     session.add_all(ProductBarcode(barcode=code, product_id=product.id) for code in barcodes)
+
+
+def _announce(session: AsyncSession, product_id: uuid.UUID) -> None:
+    """Tell every cache of this catalog (TenantActors on every node) to reload the product after commit."""
+    emit(session, CATALOG_STREAM, "ProductChanged", ProductChanged(product_id=product_id))
 
 
 async def _with_barcodes(session: AsyncSession, product: Product) -> ProductOut:
@@ -171,6 +178,7 @@ class ProductController(Controller):
             await flush_or_conflict(session, f"SKU {data.sku} already exists")
             await _replace_barcodes(session, product, barcodes)
             await flush_or_conflict(session, "barcode already in use")
+            _announce(session, product.id)
             return await _with_barcodes(session, product)
 
     @patch("/{product_id:uuid}")
@@ -201,6 +209,7 @@ class ProductController(Controller):
             if barcodes is not None:
                 await _replace_barcodes(session, product, validate_barcodes(barcodes))
                 await flush_or_conflict(session, "barcode already in use")
+            _announce(session, product.id)
             return await _with_barcodes(session, product)
 
     @delete("/{product_id:uuid}", summary="Deactivate a product (it stays for past sales)")
@@ -211,6 +220,7 @@ class ProductController(Controller):
         async with tenant_session(services, principal) as session:
             product = await get_or_404(session, Product, product_id, "product")
             product.active = False
+            _announce(session, product.id)
 
 
 ROUTES = [ProductController]

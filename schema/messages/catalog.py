@@ -11,6 +11,9 @@ from schema.wire import Message
 
 Money = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 
+# The tenant stream on which every change to a product is announced (caches reload from it).
+CATALOG_STREAM = "catalog"
+
 
 class LookupProduct(Message, frozen=True, kw_only=True):
     """Find an active product by barcode or internal code (SKU/PLU)."""
@@ -43,3 +46,9 @@ class PriceChanged(Message, frozen=True, kw_only=True):
     old_price: int
     price: int
     by_user: uuid.UUID | None = None
+
+
+class ProductChanged(Message, frozen=True, kw_only=True):
+    """A product (or its barcodes) changed; whoever caches it reloads it."""
+
+    product_id: uuid.UUID

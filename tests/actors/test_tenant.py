@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,9 +14,9 @@ from actors.tenant import TenantActor, TenantCommand, tenant_address
 from hub.admin import create_tenant
 from hub.db import Database
 from hub.events.bus import LocalBus
-from hub.events.outbox import OutboxRelay
+from hub.events.outbox import OutboxRelay, emit
 from schema.errors import NotFoundError
-from schema.messages.catalog import LookupProduct, SetPrice
+from schema.messages.catalog import CATALOG_STREAM, LookupProduct, ProductChanged, SetPrice
 from schema.models import Product, ProductBarcode
 
 
@@ -43,7 +44,7 @@ async def tenant_with_product(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
 
 async def test_lookup_set_price_and_reload_after_restart(sqlite_db: Database, system: ActorSystem) -> None:
     tenant_id, product_id = await tenant_with_product(sqlite_db)
-    deps = ActorDeps(db=sqlite_db, relay=OutboxRelay(sqlite_db, LocalBus()))
+    deps = ActorDeps(db=sqlite_db, bus=LocalBus())
     props = Props(lambda: TenantActor(tenant_id, deps))
     ref = system.ref(tenant_address(tenant_id), props)
     found = await ref.ask(TenantCommand(LookupProduct(code="7800000000016"), None), timeout=5)
@@ -61,8 +62,40 @@ async def test_a_failed_write_leaves_the_cache_as_the_database(
     sqlite_db: Database, system: ActorSystem
 ) -> None:
     tenant_id, _ = await tenant_with_product(sqlite_db)
-    deps = ActorDeps(db=sqlite_db, relay=OutboxRelay(sqlite_db, LocalBus()))
+    deps = ActorDeps(db=sqlite_db, bus=LocalBus())
     ref = system.ref(tenant_address(tenant_id), Props(lambda: TenantActor(tenant_id, deps)))
     with pytest.raises(NotFoundError):
         await ref.ask(TenantCommand(SetPrice(product_id=uuid.uuid4(), price=1), None), timeout=5)
     assert (await ref.ask(TenantCommand(LookupProduct(code="P1"), None), timeout=5)).price == 100
+
+
+async def test_changes_made_elsewhere_reach_the_cache_through_the_catalog_stream(
+    sqlite_db: Database, system: ActorSystem
+) -> None:
+    tenant_id, product_id = await tenant_with_product(sqlite_db)
+    bus = LocalBus()
+    relay = OutboxRelay(sqlite_db, bus, sweep_seconds=30)
+    sqlite_db.after_outbox_commit = relay.notify
+    await relay.start()
+    try:
+        ref = system.ref(
+            tenant_address(tenant_id), Props(lambda: TenantActor(tenant_id, ActorDeps(sqlite_db, bus)))
+        )
+        assert (await ref.ask(TenantCommand(LookupProduct(code="P1"), None), timeout=5)).price == 100
+        async with sqlite_db.tenant(tenant_id) as session:  # as the REST API or another node would
+            product = await session.get(Product, (tenant_id, product_id))
+            assert product is not None
+            product.price, product.sku = 120, "P2"
+            emit(session, CATALOG_STREAM, "ProductChanged", ProductChanged(product_id=product_id))
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    view = await ref.ask(TenantCommand(LookupProduct(code="P2"), None), timeout=5)
+                    break
+                except NotFoundError:
+                    await asyncio.sleep(0.01)
+        assert view.price == 120
+        with pytest.raises(NotFoundError):  # the old code is gone from the cache
+            await ref.ask(TenantCommand(LookupProduct(code="P1"), None), timeout=5)
+    finally:
+        await relay.stop()
