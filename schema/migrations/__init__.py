@@ -1,0 +1,1 @@
+"""Alembic migrations. Run them with :func:`schema.migrate.upgrade` (or ``storehub migrate``)."""
