@@ -133,12 +133,44 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get(_TENANT_KEY)
-    if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+    if tenant_id is None:
+        return
+    if state.is_insert or state.is_update:
+        _check_written_tenant(state, tenant_id)
+    if not (state.is_select or state.is_update or state.is_delete):
         return
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True),
         with_loader_criteria(Tenant, Tenant.id == tenant_id),
     )
+
+
+def _check_written_tenant(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """Statement-style inserts and updates (``insert(M).values(...)``, bulk parameter lists) must not
+    write another tenant's id. Postgres refuses them anyway (WITH CHECK); SQLite has only this guard."""
+    statement: Any = state.statement
+    table = getattr(statement, "table", None)
+    if table is None:
+        return
+    column = "id" if table.name == Tenant.__tablename__ else "tenant_id"
+    if column not in table.c:
+        return
+    written: list[Any] = []
+    values = getattr(statement, "_values", None) or {}  # .values(...): column or name -> BindParameter
+    for key, value in values.items():
+        if getattr(key, "key", key) == column:
+            written.append(getattr(value, "value", value))
+    for group in getattr(statement, "_multi_values", ()) or ():  # .values([{...}, {...}])
+        for row in group:
+            if isinstance(row, dict):
+                written += [getattr(v, "value", v) for k, v in row.items() if getattr(k, "key", k) == column]
+    params = state.parameters
+    for row in params if isinstance(params, list) else [params] if params else []:
+        if isinstance(row, dict) and column in row:
+            written.append(row[column])
+    for value in written:
+        if value != tenant_id and str(value) != str(tenant_id):
+            raise TenancyError("statement writes another tenant's rows", table=table.name)
 
 
 @event.listens_for(Session, "before_flush")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, insert, inspect, select, update
 
 from hub.db import Database, TenancyError
 from schema.models import TENANT_TABLES, Base
@@ -129,3 +129,33 @@ async def test_cross_tenant_lookups_on_sqlite(
     assert await sqlite_db.tenant_id_by_slug(b.slug) == b.tenant_id
     assert await sqlite_db.tenant_id_by_slug("nobody") is None
     assert set(await sqlite_db.tenants_with_pending_outbox()) == {a.tenant_id, b.tenant_id}
+
+
+@pytest.mark.parametrize("style", ["values", "multi_values", "bulk_parameters"])
+@pytest.mark.parametrize("table", TABLES)
+async def test_statement_inserts_of_another_tenants_rows_raise(
+    sqlite_db: Database, a: TenantFixture, b: TenantFixture, table: str, style: str
+) -> None:
+    model, sa_table = MODELS[table], Base.metadata.tables[table]
+    copy = fresh_copy(sa_table, (await orm_rows(sqlite_db, a, table))[0], b.tenant_id)
+    statements = {
+        "values": (insert(model).values(**copy), None),
+        "multi_values": (insert(model).values([copy]), None),
+        "bulk_parameters": (insert(model), [copy]),
+    }
+    statement, parameters = statements[style]
+    with pytest.raises(TenancyError):
+        async with sqlite_db.tenant(a.tenant_id) as session:
+            await session.execute(statement, parameters)
+    assert len(await orm_rows(sqlite_db, b, table)) == b.row_counts[table]
+
+
+@pytest.mark.parametrize("table", sorted(set(TABLES) - {"tenants"}))
+async def test_statement_updates_moving_rows_to_another_tenant_raise(
+    sqlite_db: Database, a: TenantFixture, b: TenantFixture, table: str
+) -> None:
+    model = MODELS[table]
+    with pytest.raises(TenancyError):
+        async with sqlite_db.tenant(a.tenant_id) as session:
+            await session.execute(update(model).values(tenant_id=b.tenant_id))
+    assert len(await orm_rows(sqlite_db, a, table)) == a.row_counts[table]
