@@ -11,11 +11,14 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
+from hub.db import Database
 from hub.settings import Settings, load_settings
 from schema.errors import StorehubError
+
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,8 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
+def _with_db(settings: Settings, work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` against the configured database in a fresh event loop, closing the pool after."""
+
+    async def go() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -82,17 +94,9 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.db import Database
     from hub.seed.demo import DEMO_PASSWORD, seed_demo
 
-    async def go() -> list[Any]:
-        db = Database(settings.database_url)
-        try:
-            return await seed_demo(db, reset=args.reset)
-        finally:
-            await db.dispose()
-
-    logins = _run(go())
+    logins = _with_db(settings, lambda db: seed_demo(db, reset=args.reset))
     print(f"demo logins (password for all: {DEMO_PASSWORD}):")
     for login in logins:
         print(f"  tienda {login.tenant:<14} usuario {login.username:<10} ({login.role})")
@@ -101,31 +105,25 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
 def _create_tenant(settings: Settings, args: argparse.Namespace) -> int:
     from hub.admin import create_tenant
-    from hub.db import Database
 
-    async def go() -> Any:
-        db = Database(settings.database_url)
-        try:
-            return await create_tenant(
-                db,
-                slug=args.slug,
-                name=args.name,
-                country=args.country,
-                tax_id=args.tax_id,
-                legal_name=args.legal_name,
-                store_mode=args.mode,
-            )
-        finally:
-            await db.dispose()
-
-    new = _run(go())
+    new = _with_db(
+        settings,
+        lambda db: create_tenant(
+            db,
+            slug=args.slug,
+            name=args.name,
+            country=args.country,
+            tax_id=args.tax_id,
+            legal_name=args.legal_name,
+            store_mode=args.mode,
+        ),
+    )
     print(f"tenant {args.slug} created: id {new.tenant_id}, store {new.store_id}, register {new.register_id}")
     return 0
 
 
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     from hub.admin import create_user
-    from hub.db import Database
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -135,22 +133,18 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
             print("storehub: passwords do not match", file=sys.stderr)
             return 2
 
-    async def go() -> Any:
-        db = Database(settings.database_url)
-        try:
-            return await create_user(
-                db,
-                tenant_slug=args.tenant,
-                username=args.username,
-                role=args.role,
-                password=password,
-                display_name=args.display_name,
-                store_code=args.store,
-            )
-        finally:
-            await db.dispose()
-
-    user_id = _run(go())
+    user_id = _with_db(
+        settings,
+        lambda db: create_user(
+            db,
+            tenant_slug=args.tenant,
+            username=args.username,
+            role=args.role,
+            password=password,
+            display_name=args.display_name,
+            store_code=args.store,
+        ),
+    )
     print(f"user {args.username} created in {args.tenant}: id {user_id}")
     return 0
 
