@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,26 @@ async def get_or_404(session: AsyncSession, model: type[ModelT], id_: uuid.UUID,
     if row is None:
         raise NotFoundError(f"{what} not found", id=str(id_))
     return row
+
+
+async def in_store_or_404(
+    session: AsyncSession, principal: Principal, model: type[ModelT], id_: uuid.UUID, what: str
+) -> ModelT:
+    """A row that belongs to a store (register, device...) the principal may act on; otherwise 404."""
+    row = await get_or_404(session, model, id_, what)
+    if not principal.can_access_store(row.store_id):  # type: ignore[attr-defined]
+        raise NotFoundError(f"{what} not found", id=str(id_))
+    return row
+
+
+def store_scoped(
+    query: Select[Any], model: Any, principal: Principal, store_id: uuid.UUID | None
+) -> Select[Any]:
+    """Limit a listing to the principal's store (if bound to one) and to ``store_id`` (if asked)."""
+    for wanted in (principal.store_id, store_id):
+        if wanted is not None:
+            query = query.where(model.store_id == wanted)
+    return query
 
 
 async def store_for(session: AsyncSession, principal: Principal, store_id: uuid.UUID) -> Store:

@@ -16,9 +16,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.principal import Principal
 from hub.auth.ratelimit import check, hit_all
 from hub.auth.tokens import (
     DEVICE_TOKEN_PREFIX,
@@ -36,12 +34,14 @@ from hub.http.common import (
     ServicesDep,
     flush_or_conflict,
     get_or_404,
+    in_store_or_404,
     store_for,
+    store_scoped,
     tenant_session,
     utc,
 )
 from hub.security import client_address
-from schema.errors import AuthenticationError, NotFoundError, ValidationError
+from schema.errors import AuthenticationError, ValidationError
 from schema.models import Device, Register, Role
 
 PAIRING_TTL = timedelta(minutes=15)
@@ -118,13 +118,6 @@ def device_out(d: Device, now: datetime | None = None) -> DeviceOut:
     )
 
 
-async def _device(session: AsyncSession, principal: Principal, device_id: uuid.UUID) -> Device:
-    device = await get_or_404(session, Device, device_id, "device")
-    if not principal.can_access_store(device.store_id):
-        raise NotFoundError("device not found", id=str(device_id))
-    return device
-
-
 class DeviceController(Controller):
     path = "/devices"
     tags = ["devices"]
@@ -135,10 +128,7 @@ class DeviceController(Controller):
     ) -> list[DeviceOut]:
         principal.require(Role.MANAGER)
         query = select(Device).order_by(Device.store_id, Device.name)
-        if principal.store_id is not None:
-            query = query.where(Device.store_id == principal.store_id)
-        if store_id is not None:
-            query = query.where(Device.store_id == store_id)
+        query = store_scoped(query, Device, principal, store_id)
         async with tenant_session(services, principal) as session:
             return [device_out(d) for d in (await session.execute(query)).scalars()]
 
@@ -148,7 +138,7 @@ class DeviceController(Controller):
     ) -> DeviceOut:
         principal.require(Role.MANAGER)
         async with tenant_session(services, principal) as session:
-            return device_out(await _device(session, principal, device_id))
+            return device_out(await in_store_or_404(session, principal, Device, device_id, "device"))
 
     @post("/", summary="Register a device; returns its one-time pairing code")
     async def create_device(
@@ -182,7 +172,7 @@ class DeviceController(Controller):
     ) -> DeviceOut:
         principal.require(Role.MANAGER)
         async with tenant_session(services, principal) as session:
-            device = await _device(session, principal, device_id)
+            device = await in_store_or_404(session, principal, Device, device_id, "device")
             if device.revoked_at is None:
                 device.revoked_at = datetime.now(UTC)
             device.pairing_code_hash = None

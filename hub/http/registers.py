@@ -9,9 +9,7 @@ import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.principal import Principal
 from hub.http.common import (
     Code,
     In,
@@ -20,13 +18,14 @@ from hub.http.common import (
     PrincipalDep,
     ServicesDep,
     flush_or_conflict,
-    get_or_404,
+    in_store_or_404,
     require_some,
     store_for,
+    store_scoped,
     tenant_session,
     utc_required,
 )  # fmt: skip
-from schema.errors import ConflictError, NotFoundError
+from schema.errors import ConflictError
 from schema.models import Device, Register, Role
 
 
@@ -55,13 +54,6 @@ def register_out(r: Register) -> RegisterOut:
     )
 
 
-async def _register(session: AsyncSession, principal: Principal, register_id: uuid.UUID) -> Register:
-    register = await get_or_404(session, Register, register_id, "register")
-    if not principal.can_access_store(register.store_id):
-        raise NotFoundError("register not found", id=str(register_id))
-    return register
-
-
 class RegisterController(Controller):
     path = "/registers"
     tags = ["registers"]
@@ -72,10 +64,7 @@ class RegisterController(Controller):
     ) -> list[RegisterOut]:
         principal.require(Role.CASHIER)
         query = select(Register).order_by(Register.store_id, Register.code)
-        if principal.store_id is not None:
-            query = query.where(Register.store_id == principal.store_id)
-        if store_id is not None:
-            query = query.where(Register.store_id == store_id)
+        query = store_scoped(query, Register, principal, store_id)
         async with tenant_session(services, principal) as session:
             return [register_out(r) for r in (await session.execute(query)).scalars()]
 
@@ -85,7 +74,7 @@ class RegisterController(Controller):
     ) -> RegisterOut:
         principal.require(Role.CASHIER)
         async with tenant_session(services, principal) as session:
-            return register_out(await _register(session, principal, register_id))
+            return register_out(await in_store_or_404(session, principal, Register, register_id, "register"))
 
     @post("/")
     async def create_register(
@@ -110,7 +99,7 @@ class RegisterController(Controller):
         principal.require(Role.MANAGER)
         require_some(code=data.code, name=data.name)
         async with tenant_session(services, principal) as session:
-            register = await _register(session, principal, register_id)
+            register = await in_store_or_404(session, principal, Register, register_id, "register")
             if not isinstance(data.code, msgspec.UnsetType):
                 register.code = data.code
             if not isinstance(data.name, msgspec.UnsetType):
@@ -124,7 +113,7 @@ class RegisterController(Controller):
     ) -> None:
         principal.require(Role.MANAGER)
         async with tenant_session(services, principal) as session:
-            register = await _register(session, principal, register_id)
+            register = await in_store_or_404(session, principal, Register, register_id, "register")
             bound = (
                 await session.execute(
                     select(func.count()).select_from(Device).where(Device.register_id == register.id)
