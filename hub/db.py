@@ -55,6 +55,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if not self.is_postgres:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Called with the tenant id after a commit that wrote outbox rows (the relay publishes them at once).
         self.after_outbox_commit: Callable[[uuid.UUID], None] | None = None
@@ -123,11 +124,19 @@ def tenant_of(session: AsyncSession | Session) -> uuid.UUID:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own implicit transactions would start DEFERRED; _sqlite_begin_immediate takes over.
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    """Take SQLite's write lock when the transaction starts: two checkouts that read stock and then write
+    it would otherwise both hold read locks and one would fail instead of waiting its turn."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -24,6 +24,7 @@ from hub.http.common import (
 from hub.services import Services
 from schema.errors import NotFoundError
 from schema.models import Role, StockLevel, Store, Warehouse
+from schema.money import stock_value
 
 
 class StoreOut(Out, frozen=True):
@@ -47,7 +48,8 @@ class StockOut(Out, frozen=True):
     warehouse_id: uuid.UUID
     product_id: uuid.UUID
     quantity: int  # thousandths of the product's unit
-    value: int | None  # minor units at cost; managers and owners only
+    value: int | None  # minor units at weighted-average cost; managers and owners only
+    avg_cost: int | None  # minor units per unit, scaled by 10,000 (PPP); managers and owners only
     updated_at: datetime | None
 
 
@@ -146,7 +148,8 @@ class WarehouseController(Controller):
                     warehouse_id=row.warehouse_id,
                     product_id=row.product_id,
                     quantity=row.quantity,
-                    value=row.value if show_value else None,
+                    value=stock_value(row.quantity, row.avg_cost) if show_value else None,
+                    avg_cost=row.avg_cost if show_value else None,
                     updated_at=utc(row.updated_at),
                 )
                 for row in rows

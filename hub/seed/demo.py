@@ -144,7 +144,7 @@ async def _fill_minimarket(
                     warehouse_id=warehouse_id,
                     product_id=product.id,
                     quantity=quantity,
-                    value=cost_per_unit * quantity // 1000,
+                    avg_cost=cost_per_unit * 10_000,
                 )
             )
             progress.advance()

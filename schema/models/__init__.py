@@ -5,6 +5,17 @@ from schema.models.catalog import Category, Product, ProductBarcode, StockLevel
 from schema.models.devices import Device
 from schema.models.identity import ApiToken, AuthSession, Role, User
 from schema.models.outbox import OutboxEvent
+from schema.models.sales import (
+    CashMovement,
+    CashSession,
+    Counter,
+    FiscalDocument,
+    FolioRange,
+    Sale,
+    SaleLine,
+    SaleTender,
+    StockMovement,
+)
 from schema.models.tenancy import KitchenStation, Register, Store, Tenant, Warehouse
 
 # Tables protected by Row-Level Security on Postgres, with the column holding the tenant id.
@@ -24,6 +35,15 @@ TENANT_TABLES: dict[str, str] = {"tenants": "id"} | {
         ProductBarcode,
         StockLevel,
         OutboxEvent,
+        Counter,
+        CashSession,
+        CashMovement,
+        Sale,
+        SaleLine,
+        SaleTender,
+        StockMovement,
+        FolioRange,
+        FiscalDocument,
     )
 }
 
@@ -32,15 +52,24 @@ __all__ = [
     "ApiToken",
     "AuthSession",
     "Base",
+    "CashMovement",
+    "CashSession",
     "Category",
+    "Counter",
     "Device",
+    "FiscalDocument",
+    "FolioRange",
     "KitchenStation",
     "OutboxEvent",
     "Product",
     "ProductBarcode",
     "Register",
     "Role",
+    "Sale",
+    "SaleLine",
+    "SaleTender",
     "StockLevel",
+    "StockMovement",
     "Store",
     "Tenant",
     "TenantScoped",

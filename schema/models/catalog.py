@@ -70,7 +70,7 @@ class ProductBarcode(TenantScoped, Base):
 
 
 class StockLevel(TenantScoped, Base):
-    """Quantity on hand and its total value at weighted-average cost (PPP = value / quantity)."""
+    """Quantity on hand and its weighted-average cost (PPP), which changes only on receipts."""
 
     __tablename__ = "stock_levels"
     __table_args__ = (
@@ -85,5 +85,5 @@ class StockLevel(TenantScoped, Base):
     warehouse_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     quantity: Mapped[int] = mapped_column(default=0)  # thousandths of the unit
-    value: Mapped[int] = mapped_column(default=0)  # minor units, at cost
+    avg_cost: Mapped[int] = mapped_column(default=0)  # minor units per unit, scaled by 10,000
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

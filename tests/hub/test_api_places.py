@@ -54,7 +54,7 @@ async def test_stock_levels(hub: Hub) -> None:
     assert response.json() == [
         {
             "warehouse_id": str(hub.a.warehouse_id), "product_id": str(hub.a.product_id), "quantity": 50_000,
-            "value": 40_000, "updated_at": response.json()[0]["updated_at"],
+            "value": 40_000, "avg_cost": 800 * 10_000, "updated_at": response.json()[0]["updated_at"],
         }
     ]  # fmt: skip
     cashier = await hub.auth(hub.a, Role.CASHIER)

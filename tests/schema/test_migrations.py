@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, pool, text
@@ -69,8 +70,55 @@ def test_models_declare_every_table_a_tenant_table() -> None:
         assert pk[0] == TENANT_TABLES[name], f"{name}: primary key {pk} must start with the tenant column"
 
 
-def test_one_head_and_the_migration_reaches_it() -> None:
-    assert migrate.head() == "0001"
+def test_one_head_and_it_is_the_newest_revision_file() -> None:
+    versions = Path(migrate.__file__).parent / "migrations" / "versions"
+    newest = max(p.name.split("_", 1)[0] for p in versions.glob("[0-9]*_*.py"))
+    assert migrate.head() == newest
+
+
+def test_stock_values_survive_the_move_to_average_cost(tmp_path: Path) -> None:
+    """0002 replaced stock_levels.value by avg_cost: existing stock keeps its worth both ways."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/s.db"
+    migrate.upgrade(url, "0001")
+    sync_url = url.replace("+aiosqlite", "")
+    engine = sa.create_engine(sync_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO tenants (id, slug, name, legal_name, country, tax_id, currency, timezone, "
+                "stock_policy, created_at) VALUES ('00000000000000000000000000000001', 's', 'S', 'S', "
+                "'CL', '76086428-5', 'CLP', 'America/Santiago', 'allow', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO warehouses (tenant_id, id, name, created_at) VALUES "
+                "('00000000000000000000000000000001', '00000000000000000000000000000002', 'W', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO products (tenant_id, id, sku, name, search_name, price, tax_class, weighable, "
+                "unit, min_stock, active, created_at, updated_at) VALUES "
+                "('00000000000000000000000000000001', "
+                "'00000000000000000000000000000003', 'P', 'P', 'p', 100, 'cl_iva', 0, 'unit', 0, 1, "
+                "'2026-01-01', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO stock_levels (tenant_id, warehouse_id, product_id, quantity, value, updated_at) "
+                "VALUES ('00000000000000000000000000000001', '00000000000000000000000000000002', "
+                "'00000000000000000000000000000003', 24000, 12480, '2026-01-01')"
+            )
+        )
+    migrate.upgrade(url, "0002")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT avg_cost FROM stock_levels")).scalar_one() == 520 * 10_000
+    migrate.downgrade(url, "0001")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT value FROM stock_levels")).scalar_one() == 12480
+    engine.dispose()
 
 
 def test_sqlite_upgrade_matches_models_and_downgrade_reverses(tmp_path: Path) -> None:

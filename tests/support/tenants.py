@@ -21,15 +21,24 @@ from hub.db import Database
 from schema.models import (
     ApiToken,
     AuthSession,
+    CashMovement,
+    CashSession,
     Category,
+    Counter,
     Device,
+    FiscalDocument,
+    FolioRange,
     KitchenStation,
     OutboxEvent,
     Product,
     ProductBarcode,
     Register,
     Role,
+    Sale,
+    SaleLine,
+    SaleTender,
     StockLevel,
+    StockMovement,
     Store,
     Tenant,
     User,
@@ -159,7 +168,9 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         tax_class=conf.tax_class,
     )
     barcode = ProductBarcode(barcode=ean13("780" if country == "CL" else "786"), product_id=product.id)
-    stock = StockLevel(warehouse_id=warehouse.id, product_id=product.id, quantity=50_000, value=50 * 800)
+    stock = StockLevel(
+        warehouse_id=warehouse.id, product_id=product.id, quantity=50_000, avg_cost=800 * 10_000
+    )
     users = {
         role: User(
             id=new_id(),
@@ -193,6 +204,28 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         paired_at=now,
     )
     outbox = OutboxEvent(id=new_id(), stream="tenant", event="TenantCreated", payload={"slug": slug})
+    # A sale of one product, made in an open cash session, with its ledger row and pending document.
+    cash_session = CashSession(id=new_id(), register_id=register.id, opened_by=owner.id, float_amount=10_000)
+    cash_movement = CashMovement(
+        id=new_id(), session_id=cash_session.id, direction="in", amount=5_000, reason="sencillo"
+    )
+    sale = Sale(
+        id=new_id(), number=1, register_id=register.id, store_id=store.id, cash_session_id=cash_session.id,
+        user_id=owner.id, command_id="make-tenant-1", doc_type=39, folio=1, total=conf.price,
+        to_pay=conf.price, taxes=[], cost=800,
+    )  # fmt: skip
+    sale_line = SaleLine(
+        sale_id=sale.id, line_no=1, product_id=product.id, sku=product.sku, name=product.name, unit="unit",
+        tax_class=conf.tax_class, quantity=1000, unit_price=conf.price, total=conf.price, cost=800,
+    )  # fmt: skip
+    sale_tender = SaleTender(sale_id=sale.id, n=1, kind="card", amount=conf.price, tendered=conf.price)
+    movement = StockMovement(
+        id=new_id(), warehouse_id=warehouse.id, product_id=product.id, kind="sale", quantity=-1000, cost=800,
+        avg_cost_after=800 * 10_000, quantity_after=49_000, ref_id=sale.id,
+    )  # fmt: skip
+    folios = FolioRange(id=new_id(), doc_type=39, first_folio=1, last_folio=100, next_folio=2)
+    document = FiscalDocument(id=new_id(), sale_id=sale.id, doc_type=39, folio=1)
+    counter = Counter(name="sale", value=1)
 
     # One flush per layer: the models have no relationships to order the inserts by.
     layers: list[list[object]] = [
@@ -201,7 +234,9 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         [warehouse, category],
         [store, product],
         [register, station, barcode, stock, *users.values()],
-        [api_token, auth_session, device, outbox],
+        [api_token, auth_session, device, outbox, cash_session, folios, counter],
+        [cash_movement, sale, movement],
+        [sale_line, sale_tender, document],
     ]  # fmt: skip
     async with db.tenant(tenant_id) as session:
         for layer in layers:

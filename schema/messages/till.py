@@ -1,0 +1,203 @@
+"""The till's protocol: cart, scale readings, checkout, cash sessions (commands), and what the hub answers.
+
+Every command names its register. Commands that change state are idempotent on the envelope ``id``: the
+register remembers the answer to each id it handled and a repeated id gets that first answer again (a
+till that lost the reply to a checkout resends it and never makes a second sale).
+
+Wire types (``type`` in the envelope) -> payload struct, minimum role cashier unless noted:
+
+    cart.add        AddItem          reply CartView
+    cart.set_qty    SetQuantity      reply CartView
+    cart.remove     RemoveLine       reply CartView
+    cart.discount   DiscountLine     reply CartView   (percent > max_cashier_discount needs manager)
+    cart.clear      ClearCart        reply CartView
+    cart.get        GetCart          reply CartView
+    scale.reading   ScaleReading     reply {"ok": true}  (devices and users; the devices issue wires agents)
+    catalog.search  SearchProducts   reply list[ProductView]
+    checkout        Checkout         reply SaleReceipt
+    cash.open       OpenCashSession  reply CashSessionView
+    cash.move       CashMovement     reply CashSessionView
+    cash.close      CloseCashSession reply ZReport
+
+Events on ``register:<id>``: ``CartChanged`` (payload CartView) after every cart change, ``SaleCompleted``
+(payload SaleReceipt), ``ScaleWeight`` (payload ScaleReading). On ``tenant``: ``SaleCompleted``,
+``LowStock``. Money is integer minor units; quantities are integer thousandths of the unit (1 unit = 1000,
+1 g of a product sold by the kg = 1).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+from schema.messages.catalog import Money
+from schema.wire import Message
+
+Quantity = Annotated[int, msgspec.Meta(gt=0, le=1_000_000_000)]  # up to a million units
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
+TenderKind = Literal["cash", "card"]
+DocType = Literal[39, 33]  # boleta, factura (SII codes; Ecuador maps 39 -> factura consumidor final)
+
+
+class AddItem(Message, frozen=True, kw_only=True):
+    """Add by barcode (incl. weight/price EAN-13), PLU/SKU, or product id (a search pick).
+
+    For a weighable product without a weight barcode the quantity is the bound scale's latest stable
+    reading (refused if unstable or older than 2 s); ``quantity`` is then not allowed.
+    """
+
+    register_id: uuid.UUID
+    code: Code | None = None
+    product_id: uuid.UUID | None = None
+    quantity: Quantity | None = None  # default 1 unit (1000) for unit products
+
+
+class SetQuantity(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    line_id: int
+    quantity: Quantity
+
+
+class RemoveLine(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    line_id: int
+
+
+class DiscountLine(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    line_id: int
+    percent: Percent
+
+
+class ClearCart(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+
+
+class GetCart(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+
+
+class ScaleReading(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    grams: Annotated[int, msgspec.Meta(ge=-100_000, le=1_000_000)]
+    stable: bool
+    at_ms: int = 0  # hub time of the reading (ms since epoch); set by the hub when it arrives
+
+
+class SearchProducts(Message, frozen=True, kw_only=True):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+class Tender(Message, frozen=True, kw_only=True):
+    kind: TenderKind
+    amount: Money  # for cash: what the customer handed over
+
+
+class Checkout(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    tenders: Annotated[list[Tender], msgspec.Meta(min_length=1, max_length=8)]
+    doc_type: DocType = 39
+
+
+class OpenCashSession(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    float_amount: Money
+
+
+class CashMovement(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    direction: Literal["in", "out"]
+    amount: Annotated[int, msgspec.Meta(gt=0, le=10**12)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class CloseCashSession(Message, frozen=True, kw_only=True):
+    """A blind count: the cashier declares what is in the drawer (cash) and the card vouchers total."""
+
+    register_id: uuid.UUID
+    counted: dict[TenderKind, Money]
+
+
+# -- replies and events -----------------------------------------------------------------------------
+
+
+class CartLine(Message, frozen=True, kw_only=True):
+    line_id: int
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit: str  # "unit" or "kg"
+    quantity: int  # thousandths
+    unit_price: int  # per unit or per kg, tax included
+    discount_percent: int = 0
+    total: int  # after discount, tax included
+
+
+class TaxLine(Message, frozen=True, kw_only=True):
+    tax_class: str
+    rate_percent: int
+    gross: int
+    net: int
+    tax: int
+
+
+class CartView(Message, frozen=True, kw_only=True):
+    register_id: uuid.UUID
+    lines: list[CartLine] = []
+    total: int = 0
+    taxes: list[TaxLine] = []
+    version: int = 0  # increases with every change
+
+
+class TenderView(Message, frozen=True, kw_only=True):
+    kind: TenderKind
+    amount: int  # what was applied to the sale
+    tendered: int  # what was handed over
+    change: int = 0
+
+
+class SaleReceipt(Message, frozen=True, kw_only=True):
+    sale_id: uuid.UUID
+    number: int  # sequential per tenant
+    register_id: uuid.UUID
+    doc_type: int
+    folio: int | None  # None when no folio range was available (the fiscal document waits)
+    lines: list[CartLine]
+    taxes: list[TaxLine]
+    total: int  # sum of lines
+    rounding: int  # Ley 20.956 adjustment on the cash part (<= 0 or > 0), CLP only
+    to_pay: int  # total + rounding
+    tenders: list[TenderView]
+    change: int
+    created_at: str
+
+
+class CashSessionView(Message, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    register_id: uuid.UUID
+    opened_at: str
+    float_amount: int
+    cash_in: int = 0
+    cash_out: int = 0
+    expected: dict[str, int] = {}
+
+
+class ZLine(Message, frozen=True, kw_only=True):
+    tender: TenderKind
+    expected: int
+    counted: int
+    difference: int
+
+
+class ZReport(Message, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    register_id: uuid.UUID
+    opened_at: str
+    closed_at: str
+    sales_count: int
+    sales_total: int
+    lines: list[ZLine]
