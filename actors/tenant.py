@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from actors.catalog_ref import CatalogRef
 from actors.deps import ActorDeps
 from actors.runtime import Actor, MailboxFull
+from actors.sales.catalog_index import CatalogIndex
 from hub.events.bus import StreamEvent, Subscription
 from hub.events.outbox import emit
 from schema.errors import NotFoundError, ValidationError
@@ -27,7 +29,8 @@ from schema.messages.catalog import (
     ProductView,
     SetPrice,
 )
-from schema.models import Product, ProductBarcode
+from schema.messages.till import SearchProducts
+from schema.models import Product, ProductBarcode, Register, Store
 
 
 class TenantCommand:
@@ -40,6 +43,26 @@ class TenantCommand:
         self.user_id = user_id
 
 
+class GetCatalog:
+    """Ask for the tenant's catalog reference (registers read it directly; see actors.catalog_ref)."""
+
+
+class RegisterInfo:
+    """Where a register is: answered with a RegisterPlace, or NotFoundError for an unknown id."""
+
+    __slots__ = ("register_id",)
+
+    def __init__(self, register_id: uuid.UUID) -> None:
+        self.register_id = register_id
+
+
+class RegisterPlace:
+    __slots__ = ("register_id", "store_id", "warehouse_id")
+
+    def __init__(self, register_id: uuid.UUID, store_id: uuid.UUID, warehouse_id: uuid.UUID) -> None:
+        self.register_id, self.store_id, self.warehouse_id = register_id, store_id, warehouse_id
+
+
 def tenant_address(tenant_id: uuid.UUID) -> str:
     return f"tenant/{tenant_id}"
 
@@ -48,8 +71,8 @@ class TenantActor(Actor):
     def __init__(self, tenant_id: uuid.UUID, deps: ActorDeps) -> None:
         self.tenant_id = tenant_id
         self.deps = deps
-        self.products: dict[uuid.UUID, ProductView] = {}
-        self.by_code: dict[str, uuid.UUID] = {}
+        self.catalog = CatalogRef(CatalogIndex())
+        self.registers: dict[uuid.UUID, RegisterPlace] = {}
         self._catalog_feed: Subscription | None = None
         self._stale = False
 
@@ -60,6 +83,7 @@ class TenantActor(Actor):
         await self._load_all()
 
     async def on_stop(self) -> None:
+        self.catalog.stale = True  # registers holding it ask the next incarnation for a fresh one
         if self._catalog_feed is not None:
             self._catalog_feed.close()
             self._catalog_feed = None
@@ -77,25 +101,24 @@ class TenantActor(Actor):
         codes: dict[uuid.UUID, list[str]] = {}
         for barcode in barcodes:
             codes.setdefault(barcode.product_id, []).append(barcode.barcode)
-        self.products = {}
-        self.by_code = {}
-        for product in products:
-            self._cache(_view(product, codes.get(product.id, [])))
+        self.catalog.replace(CatalogIndex(_view(p, codes.get(p.id, [])) for p in products))
         self._stale = False
 
-    def _cache(self, view: ProductView) -> None:
-        self._uncache(view.id)
-        self.products[view.id] = view
-        self.by_code[view.sku] = view.id
-        for code in view.barcodes:
-            self.by_code[code] = view.id
+    async def _load_registers(self) -> None:
+        query = select(Register.id, Store.id, Store.warehouse_id).join(
+            Store, (Store.id == Register.store_id) & (Store.tenant_id == Register.tenant_id)
+        )
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            rows = (await session.execute(query)).all()
+        self.registers = {r: RegisterPlace(r, store, warehouse) for r, store, warehouse in rows}
 
-    def _uncache(self, product_id: uuid.UUID) -> None:
-        old = self.products.pop(product_id, None)
-        if old is not None:
-            for code in (old.sku, *old.barcodes):
-                if self.by_code.get(code) == product_id:
-                    del self.by_code[code]
+    async def _register(self, register_id: uuid.UUID) -> RegisterPlace:
+        if register_id not in self.registers:
+            await self._load_registers()  # a register created since we loaded
+        place = self.registers.get(register_id)
+        if place is None:
+            raise NotFoundError("register not found", register_id=str(register_id))
+        return place
 
     async def _reload(self, product_id: uuid.UUID) -> None:
         async with self.deps.db.tenant(self.tenant_id) as session:
@@ -107,9 +130,9 @@ class TenantActor(Actor):
             ).scalars()
             barcodes = list(codes)
         if product is None or not product.active:
-            self._uncache(product_id)
+            self.catalog.current().remove(product_id)
         else:
-            self._cache(_view(product, barcodes))
+            self.catalog.current().put(_view(product, barcodes))
 
     async def receive(self, message: object) -> object:
         if self._stale:
@@ -117,21 +140,27 @@ class TenantActor(Actor):
         if isinstance(message, ProductChanged):
             await self._reload(message.product_id)
             return None
+        if isinstance(message, GetCatalog):
+            return self.catalog
+        if isinstance(message, RegisterInfo):
+            return await self._register(message.register_id)
         if not isinstance(message, TenantCommand):
             raise ValidationError(f"TenantActor cannot handle {type(message).__name__}")
         match message.payload:
             case LookupProduct(code=code):
                 return self._lookup(code)
+            case SearchProducts(q=q, limit=limit):
+                return self.catalog.current().search(q, limit)
             case SetPrice() as cmd:
                 return await self._set_price(cmd, message.user_id)
             case other:
                 raise ValidationError(f"TenantActor cannot handle {type(other).__name__}")
 
     def _lookup(self, code: str) -> ProductView:
-        product_id = self.by_code.get(code.strip())
-        if product_id is None:
+        product = self.catalog.current().by_code(code.strip())
+        if product is None:
             raise NotFoundError(f"no product with code {code!r}", code=code)
-        return self.products[product_id]
+        return product
 
     async def _set_price(self, cmd: SetPrice, user_id: uuid.UUID | None) -> ProductView:
         async with self.deps.db.tenant(self.tenant_id) as session:
@@ -145,9 +174,9 @@ class TenantActor(Actor):
             )
             emit(session, "tenant", "PriceChanged", event)
             emit(session, CATALOG_STREAM, "ProductChanged", ProductChanged(product_id=product.id))
-        view = self.products.get(product.id)
+        view = self.catalog.current().get(product.id)
         updated = _view(product, view.barcodes if view is not None else [])
-        self._cache(updated)
+        self.catalog.current().put(updated)
         return updated
 
 

@@ -14,7 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
-import hub.gateway.catalog
+import hub.gateway.catalog  # registers the catalog commands
+import hub.gateway.till  # registers the till commands
 import hub.http
 from hub.gateway.route import gateway
 from hub.http.common import DEPENDENCIES

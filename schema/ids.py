@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -34,3 +35,10 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand
     return uuid.UUID(int=value)
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 with an explicit UTC offset; SQLite returns naive datetimes for what was stored in UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()

@@ -8,11 +8,19 @@ QUANTITY_SCALE = 1000
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
-    """``numerator / denominator`` rounded to the nearest integer, halves away from zero."""
-    if denominator <= 0:
-        raise ValueError("denominator must be positive")
+    """``numerator / denominator`` rounded to the nearest integer, ties away from zero.
+
+    The one rounding rule of every money and stock figure (a line's gross, a discount, a net amount, an
+    average cost): exact integers, never ``float`` or ``Decimal`` contexts, so the result is the same on
+    every machine and ties go away from zero, as Chilean and Ecuadorian documents round. A negative
+    denominator is allowed (the sign of the fraction is what counts); zero raises ``ZeroDivisionError``.
+    """
+    if denominator == 0:
+        raise ZeroDivisionError("round_half_up: denominator is zero")
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
     quotient, remainder = divmod(abs(numerator), denominator)
-    if remainder * 2 >= denominator:
+    if 2 * remainder >= denominator:
         quotient += 1
     return quotient if numerator >= 0 else -quotient
 

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Any
 
-from actors.runtime import Props
+from actors.runtime import ActorRef, Props
 from actors.tenant import TenantActor, TenantCommand, tenant_address
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
 from schema.messages.catalog import LookupProduct, SetPrice
 from schema.models.identity import Role
 
+if TYPE_CHECKING:
+    from hub.services import Services
 
-async def ask_tenant(conn: Connection, payload: Any) -> Any:
-    services = conn.services
-    tenant_id = conn.principal.tenant_id
-    ref = services.actors.ref(
+
+def tenant_ref_for(services: Services, tenant_id: uuid.UUID) -> ActorRef:
+    return services.actors.ref(
         tenant_address(tenant_id),
         Props(lambda: TenantActor(tenant_id, services.actor_deps), kind="TenantActor"),
     )
-    return await ref.ask(
-        TenantCommand(payload, conn.principal.user_id), timeout=services.settings.ask_timeout_seconds
+
+
+def tenant_ref(conn: Connection) -> ActorRef:
+    return tenant_ref_for(conn.services, conn.principal.tenant_id)
+
+
+async def ask_tenant(conn: Connection, payload: Any) -> Any:
+    return await tenant_ref(conn).ask(
+        TenantCommand(payload, conn.principal.user_id), timeout=conn.services.settings.ask_timeout_seconds
     )
 
 

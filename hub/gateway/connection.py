@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ class Connection:
         self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
         self.follows: dict[str, StreamFollow] = {}
         self.too_slow = asyncio.Event()
+        self.registers: set[uuid.UUID] = set()  # registers this principal was found allowed to drive
 
     def send(self, frame: ServerFrame | bytes) -> None:
         """Queue a frame; if the client cannot keep up, mark it for disconnection instead of blocking."""

@@ -23,6 +23,7 @@ from schema.ids import uuid7
 from schema.models import (
     Category,
     Device,
+    FolioRange,
     KitchenStation,
     Product,
     ProductBarcode,
@@ -148,6 +149,13 @@ async def _fill_minimarket(
                 )
             )
             progress.advance()
+        # Demo folio ranges until the fiscal setup uploads real CAFs: boletas 1-1000, facturas 1-500.
+        session.add_all(
+            [
+                FolioRange(tenant_id=tenant_id, doc_type=39, first_folio=1, last_folio=1000, next_folio=1),
+                FolioRange(tenant_id=tenant_id, doc_type=33, first_folio=1, last_folio=500, next_folio=1),
+            ]
+        )
         session.add_all(
             [
                 Device(

@@ -19,6 +19,11 @@ Wire types (``type`` in the envelope) -> payload struct, minimum role cashier un
     cash.move       CashMovement     reply CashSessionView
     cash.close      CloseCashSession reply ZReport
 
+Error codes besides the gateway's (``invalid``, ``forbidden``, ``not_found``...): ``no_cash_session``,
+``cash_session_open``, ``empty_cart``, ``scale_stale``, ``scale_unstable``, ``scale_empty``,
+``bad_barcode``, ``out_of_stock``, ``insufficient_tender``, ``card_exceeds_total`` and the
+``invalid_*`` refinements of ``invalid`` raised by the sales arithmetic (``actors/sales/errors.py``).
+
 Events on ``register:<id>``: ``CartChanged`` (payload CartView) after every cart change, ``SaleCompleted``
 (payload SaleReceipt), ``ScaleWeight`` (payload ScaleReading). On ``tenant``: ``SaleCompleted``,
 ``LowStock``. Money is integer minor units; quantities are integer thousandths of the unit (1 unit = 1000,
@@ -150,7 +155,8 @@ class CartView(Message, frozen=True, kw_only=True):
     lines: list[CartLine] = []
     total: int = 0
     taxes: list[TaxLine] = []
-    version: int = 0  # increases with every change
+    version: int = 0  # increases with every change; 0 again after the register restarted (cart lost)
+    session_open: bool = False  # whether the register has an open cash session (else: open one first)
 
 
 class TenderView(Message, frozen=True, kw_only=True):

@@ -42,6 +42,8 @@ class World:
     db: Database
     a: TenantWorld
     b: TenantWorld
+    services: Any = None
+    sockets: list[Any] = field(default_factory=list)  # opened by tests, closed with the world
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -108,7 +110,14 @@ async def world(database_url: str) -> AsyncIterator[World]:
         suffix = uuid.uuid4().hex[:8]
         a = await make_world_tenant(services.db, f"a-{suffix}")
         b = await make_world_tenant(services.db, f"b-{suffix}")
-        yield World(url=f"ws://{host}/ws", http=f"http://{host}", db=services.db, a=a, b=b)
+        world = World(
+            url=f"ws://{host}/ws", http=f"http://{host}", db=services.db, a=a, b=b, services=services
+        )
+        try:
+            yield world
+        finally:
+            for socket in world.sockets:
+                await socket.close()
 
 
 class running_hub:
@@ -169,7 +178,8 @@ class Client:
         return await self.answer(await self.send(type_, payload))
 
 
-async def connect(world: World, token: str | None, **kwargs: Any) -> Any:
+def connect(world: World, token: str | None, **kwargs: Any) -> Any:
+    """``async with connect(...) as socket`` or ``socket = await connect(...)``."""
     headers = dict(kwargs.pop("additional_headers", {}))
     if token:
         headers["Authorization"] = f"Bearer {token}"

@@ -33,7 +33,7 @@ async def database_snapshot(db: Database, *tenant_ids: uuid.UUID) -> dict[str, l
 
 
 async def expect_close(world: World, token: str | None, code: int, **kwargs: Any) -> None:
-    async with await connect(world, token, **kwargs) as socket:
+    async with connect(world, token, **kwargs) as socket:
         with pytest.raises(ConnectionClosed) as closed:
             await socket.recv()
     assert closed.value.rcvd is not None
@@ -62,13 +62,13 @@ async def test_a_session_cookie_from_another_origin_closes_with_4403(world: Worl
     host = world.http.removeprefix("http://")
     await expect_close(world, None, 4403, additional_headers=cookie, origin="https://evil.example")
     await expect_close(world, None, 4403, additional_headers=cookie)
-    async with await connect(world, None, additional_headers=cookie, origin=f"http://{host}") as socket:
+    async with connect(world, None, additional_headers=cookie, origin=f"http://{host}") as socket:
         welcome = json.loads(await socket.recv())
     assert welcome["type"] == "welcome" and welcome["role"] == "owner"
 
 
 async def test_welcome_names_the_principal(world: World) -> None:
-    async with await connect(world, world.a.tokens["cashier"]) as socket:
+    async with connect(world, world.a.tokens["cashier"]) as socket:
         welcome = await Client(socket).recv()
     assert welcome["type"] == "welcome"
     assert welcome["tenant_id"] == str(world.a.tenant_id)
@@ -107,7 +107,7 @@ async def test_welcome_names_the_principal(world: World) -> None:
 )
 async def test_bad_frames_get_error_frames_and_change_nothing(world: World, frame: str, code: str) -> None:
     before = await database_snapshot(world.db, world.a.tenant_id, world.b.tenant_id)
-    async with await connect(world, world.a.tokens["owner"]) as socket:
+    async with connect(world, world.a.tokens["owner"]) as socket:
         client = Client(socket)
         await client.recv()  # welcome
         await socket.send(frame.replace("%s", str(world.a.product_id)))
@@ -121,7 +121,7 @@ async def test_bad_frames_get_error_frames_and_change_nothing(world: World, fram
 
 
 async def test_oversized_frames_are_refused_and_the_socket_stays_open(world: World) -> None:
-    async with await connect(world, world.a.tokens["owner"]) as socket:
+    async with connect(world, world.a.tokens["owner"]) as socket:
         client = Client(socket)
         await client.recv()
         padding = "x" * 5000
@@ -133,7 +133,7 @@ async def test_oversized_frames_are_refused_and_the_socket_stays_open(world: Wor
 
 async def test_another_tenants_ids_are_not_found_and_change_nothing(world: World) -> None:
     before = await database_snapshot(world.db, world.a.tenant_id, world.b.tenant_id)
-    async with await connect(world, world.a.tokens["owner"]) as socket:
+    async with connect(world, world.a.tokens["owner"]) as socket:
         client = Client(socket)
         await client.recv()
         for stream in (
@@ -167,7 +167,7 @@ async def test_roles_are_enforced_per_command_and_stream(
     world: World, role: str, type_: str, payload_of: Any
 ) -> None:
     before = await product_snapshot(world.db, world.a.tenant_id)
-    async with await connect(world, world.a.tokens[role]) as socket:
+    async with connect(world, world.a.tokens[role]) as socket:
         client = Client(socket)
         await client.recv()
         answer = await client.call(type_, payload_of(world))
@@ -176,7 +176,7 @@ async def test_roles_are_enforced_per_command_and_stream(
 
 
 async def test_a_device_follows_its_own_register_and_itself(world: World) -> None:
-    async with await connect(world, world.a.tokens["device"]) as socket:
+    async with connect(world, world.a.tokens["device"]) as socket:
         client = Client(socket)
         welcome = await client.recv()
         assert welcome["device_id"] == str(world.a.device_id)
@@ -186,9 +186,9 @@ async def test_a_device_follows_its_own_register_and_itself(world: World) -> Non
 
 async def test_a_command_travels_to_the_actor_and_its_event_to_the_tenant_stream_only(world: World) -> None:
     async with (
-        await connect(world, world.a.tokens["owner"]) as owner_a,
-        await connect(world, world.b.tokens["owner"]) as owner_b,
-        await connect(world, world.a.tokens["manager"]) as manager_a,
+        connect(world, world.a.tokens["owner"]) as owner_a,
+        connect(world, world.b.tokens["owner"]) as owner_b,
+        connect(world, world.a.tokens["manager"]) as manager_a,
     ):
         dash_a, dash_b, manager = Client(owner_a), Client(owner_b), Client(manager_a)
         for client in (dash_a, dash_b, manager):
@@ -214,11 +214,11 @@ async def test_a_command_travels_to_the_actor_and_its_event_to_the_tenant_stream
 
 
 async def test_a_reconnecting_client_gets_what_it_missed_or_a_resync(world: World) -> None:
-    async with await connect(world, world.a.tokens["owner"]) as socket:
+    async with connect(world, world.a.tokens["owner"]) as socket:
         client = Client(socket)
         await client.recv()
         position = await client.call("subscribe", {"stream": "tenant"})
-    async with await connect(world, world.a.tokens["manager"]) as socket:
+    async with connect(world, world.a.tokens["manager"]) as socket:
         manager = Client(socket)
         await manager.recv()
         for price in (1100, 1200, 1300):
@@ -226,7 +226,7 @@ async def test_a_reconnecting_client_gets_what_it_missed_or_a_resync(world: Worl
                 "catalog.set_price", {"product_id": str(world.a.product_id), "price": price}
             )
             assert reply["type"] == "reply"
-    async with await connect(world, world.a.tokens["owner"]) as socket:
+    async with connect(world, world.a.tokens["owner"]) as socket:
         client = Client(socket)
         await client.recv()
         # The relay publishes after commit; wait until all three are on the stream, then resume.

@@ -1,0 +1,393 @@
+"""Completing a sale: ONE database transaction for the sale, its lines and tenders, the stock (weighted
+average cost), the sale number, the folio, the pending fiscal document and the outbox events.
+
+Row locks are always taken in the same order (stock rows by product id, then the sale counter, then the
+folio range), so concurrent checkouts of several registers wait for each other and never deadlock. On
+Postgres the locks and unique constraints are what make it right across hub nodes; on SQLite every
+transaction takes the write lock when it begins. A checkout whose command id was already used by this
+register returns the sale made the first time: a till that lost the reply and resends never sells twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.sales.average_cost import StockState, issue
+from actors.sales.settlement import Settlement
+from hub.db import Database
+from hub.events.outbox import emit
+from schema.errors import ConflictError
+from schema.ids import utc_iso, uuid7
+from schema.messages.till import CartLine, SaleReceipt, TaxLine, TenderView
+from schema.models import (
+    Counter,
+    FiscalDocument,
+    FolioRange,
+    Product,
+    Sale,
+    SaleLine,
+    SaleTender,
+    StockLevel,
+    StockMovement,
+)
+
+
+class OutOfStockError(ConflictError):
+    """Not enough stock, and the tenant's policy blocks selling below zero."""
+
+    code = "out_of_stock"
+
+
+@dataclass(frozen=True, slots=True)
+class SaleContext:
+    tenant_id: uuid.UUID
+    register_id: uuid.UUID
+    store_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    cash_session_id: uuid.UUID
+    user_id: uuid.UUID | None
+    block_negative_stock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    line: CartLine
+    tax_class: str
+
+
+async def find_sale(db: Database, ctx: SaleContext, command_id: str) -> SaleReceipt | None:
+    async with db.tenant(ctx.tenant_id) as session:
+        sale = (
+            await session.execute(
+                select(Sale).where(Sale.register_id == ctx.register_id, Sale.command_id == command_id)
+            )
+        ).scalar_one_or_none()
+        return None if sale is None else await _receipt_of(session, sale)
+
+
+async def commit_sale(
+    db: Database,
+    ctx: SaleContext,
+    command_id: str,
+    lines: list[PricedLine],
+    taxes: list[TaxLine],
+    settlement: Settlement,
+    doc_type: int,
+) -> SaleReceipt:
+    async with db.tenant(ctx.tenant_id) as session:
+        if db.is_postgres:
+            # A resend racing its original (a till that reconnected to another node) waits for it here and
+            # then finds its sale, instead of competing for the same stock.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"checkout:{ctx.register_id}:{command_id}"},
+            )
+        existing = (
+            await session.execute(
+                select(Sale).where(Sale.register_id == ctx.register_id, Sale.command_id == command_id)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return await _receipt_of(session, existing)
+        sale_id = uuid7()
+        costs = await _take_stock(session, ctx, sale_id, lines)
+        number = await _next_number(session, ctx.tenant_id, "sale")
+        folio, reason = await _next_folio(session, doc_type)
+        now = datetime.now(UTC)
+        tenant = {"tenant_id": ctx.tenant_id}
+        await session.execute(
+            insert(Sale).values(
+                **tenant,
+                id=sale_id,
+                number=number,
+                register_id=ctx.register_id,
+                store_id=ctx.store_id,
+                cash_session_id=ctx.cash_session_id,
+                user_id=ctx.user_id,
+                command_id=command_id,
+                doc_type=doc_type,
+                folio=folio,
+                total=settlement.total,
+                rounding=settlement.rounding,
+                to_pay=settlement.to_pay,
+                change=settlement.change,
+                cost=sum(costs.values()),
+                taxes=[_tax_dict(t) for t in taxes],
+                created_at=now,
+            )
+        )
+        await session.execute(insert(SaleLine), [tenant | row for row in _sale_lines(sale_id, lines, costs)])
+        await session.execute(
+            insert(SaleTender),
+            [
+                tenant
+                | {"sale_id": sale_id, "n": n, "kind": t.kind, "amount": t.amount,
+                   "tendered": t.tendered, "change": t.change}
+                for n, t in enumerate(settlement.tenders, start=1)
+            ],
+        )  # fmt: skip
+        await session.execute(
+            insert(FiscalDocument).values(
+                **tenant, id=uuid7(), sale_id=sale_id, doc_type=doc_type, folio=folio, status="pending",
+                reason=reason, created_at=now,
+            )
+        )  # fmt: skip
+        receipt = SaleReceipt(
+            sale_id=sale_id,
+            number=number,
+            register_id=ctx.register_id,
+            doc_type=doc_type,
+            folio=folio,
+            lines=[p.line for p in lines],
+            taxes=taxes,
+            total=settlement.total,
+            rounding=settlement.rounding,
+            to_pay=settlement.to_pay,
+            tenders=settlement.tenders,
+            change=settlement.change,
+            created_at=now.isoformat(),
+        )
+        emit(session, "tenant", "SaleCompleted", receipt)
+        emit(session, f"register:{ctx.register_id}", "SaleCompleted", receipt)
+    return receipt
+
+
+async def _take_stock(
+    session: AsyncSession, ctx: SaleContext, sale_id: uuid.UUID, lines: list[PricedLine]
+) -> dict[int, int]:
+    """Issue every line's quantity from the register's warehouse; returns the cost of goods per line."""
+    wanted: dict[uuid.UUID, int] = defaultdict(int)
+    for priced in lines:
+        wanted[priced.line.product_id] += priced.line.quantity
+    product_ids = sorted(wanted)
+    levels = await _lock_levels(session, ctx, product_ids)
+    products = {
+        row.id: row
+        for row in await session.execute(
+            select(Product.id, Product.sku, Product.name, Product.min_stock).where(
+                Product.id.in_(product_ids)
+            )
+        )
+    }
+    updates: list[dict[str, object]] = []
+    movements: list[dict[str, object]] = []
+    product_costs: dict[uuid.UUID, int] = {}
+    for product_id in product_ids:
+        before, avg_cost = levels[product_id]
+        state, cost = issue(StockState(quantity=before, avg_cost=avg_cost), wanted[product_id])
+        product = products.get(product_id)
+        if ctx.block_negative_stock and state.quantity < 0:
+            name = product.name if product is not None else str(product_id)
+            raise OutOfStockError(
+                f"not enough stock of {name}: {before / 1000:g} left",
+                product_id=str(product_id),
+                available=before,
+                wanted=wanted[product_id],
+            )
+        product_costs[product_id] = cost
+        key = {"tenant_id": ctx.tenant_id, "warehouse_id": ctx.warehouse_id, "product_id": product_id}
+        updates.append(key | {"quantity": state.quantity, "avg_cost": state.avg_cost})
+        movements.append(
+            key
+            | {
+                "id": uuid7(),
+                "kind": "sale",
+                "quantity": -wanted[product_id],
+                "cost": cost,
+                "avg_cost_after": state.avg_cost,
+                "quantity_after": state.quantity,
+                "ref_id": sale_id,
+                "user_id": ctx.user_id,
+            }
+        )
+        if product is not None and before >= product.min_stock > state.quantity:
+            emit(
+                session,
+                "tenant",
+                "LowStock",
+                {
+                    "product_id": str(product_id),
+                    "sku": product.sku,
+                    "name": product.name,
+                    "warehouse_id": str(ctx.warehouse_id),
+                    "quantity": state.quantity,
+                    "min_stock": product.min_stock,
+                },
+            )
+    await session.execute(update(StockLevel), updates)  # bulk UPDATE by primary key
+    await session.execute(insert(StockMovement), movements)
+    return _split_costs(lines, product_costs, wanted)
+
+
+async def _lock_levels(
+    session: AsyncSession, ctx: SaleContext, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Lock the stock rows in product order (so concurrent checkouts never deadlock), creating any missing."""
+    query = (
+        select(StockLevel.product_id, StockLevel.quantity, StockLevel.avg_cost)
+        .where(StockLevel.warehouse_id == ctx.warehouse_id, StockLevel.product_id.in_(product_ids))
+        .order_by(StockLevel.product_id)
+        .with_for_update()
+    )
+    levels = {row.product_id: (row.quantity, row.avg_cost) for row in await session.execute(query)}
+    missing = [pid for pid in product_ids if pid not in levels]
+    if missing:
+        insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert_(StockLevel)
+            .values([
+                {"tenant_id": ctx.tenant_id, "warehouse_id": ctx.warehouse_id, "product_id": pid,
+                 "quantity": 0, "avg_cost": 0, "updated_at": datetime.now(UTC)}
+                for pid in missing
+            ])
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+        levels = {row.product_id: (row.quantity, row.avg_cost) for row in await session.execute(query)}
+    return levels
+
+
+def _split_costs(
+    lines: list[PricedLine], product_costs: dict[uuid.UUID, int], wanted: dict[uuid.UUID, int]
+) -> dict[int, int]:
+    """Each product's cost of goods over its lines, in proportion to quantity, exact in total."""
+    costs: dict[int, int] = {}
+    remaining = dict(product_costs)
+    left = dict(wanted)
+    for priced in lines:
+        pid, qty = priced.line.product_id, priced.line.quantity
+        share = remaining[pid] if qty == left[pid] else remaining[pid] * qty // left[pid]
+        costs[priced.line.line_id] = share
+        remaining[pid] -= share
+        left[pid] -= qty
+    return costs
+
+
+async def _next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> int:
+    """The tenant's next number of ``name``; the UPDATE holds the counter's row lock until commit."""
+    bump = (
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    )
+    value = (await session.execute(bump)).scalar_one_or_none()
+    if value is None:  # the tenant's first sale
+        insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert_(Counter).values(tenant_id=tenant_id, name=name, value=0).on_conflict_do_nothing()
+        )
+        value = (await session.execute(bump)).scalar_one()
+    return int(value)
+
+
+async def _next_folio(session: AsyncSession, doc_type: int) -> tuple[int | None, str]:
+    """The next folio of the oldest range that still has one; ranges are consumed in order, gapless.
+
+    The UPDATE repeats the "still has one" condition: Postgres re-checks it against the row a concurrent
+    checkout just committed, so a range exhausted meanwhile is skipped instead of overrun.
+    """
+    for _ in range(3):
+        oldest = (
+            select(FolioRange.id)
+            .where(FolioRange.doc_type == doc_type, FolioRange.next_folio <= FolioRange.last_folio)
+            .order_by(FolioRange.first_folio)
+            .limit(1)
+            .scalar_subquery()
+        )
+        taken = (
+            await session.execute(
+                update(FolioRange)
+                .where(FolioRange.id == oldest, FolioRange.next_folio <= FolioRange.last_folio)
+                .values(next_folio=FolioRange.next_folio + 1)
+                .returning(FolioRange.next_folio)
+            )
+        ).scalar_one_or_none()
+        if taken is not None:
+            return int(taken) - 1, ""
+        still_available = (
+            await session.execute(
+                select(FolioRange.id)
+                .where(FolioRange.doc_type == doc_type, FolioRange.next_folio <= FolioRange.last_folio)
+                .limit(1)
+            )
+        ).first()
+        if still_available is None:
+            break
+    return None, f"no folios available for document type {doc_type}"
+
+
+def _sale_lines(
+    sale_id: uuid.UUID, lines: list[PricedLine], costs: dict[int, int]
+) -> list[dict[str, object]]:
+    return [
+        {
+            "sale_id": sale_id,
+            "line_no": n,
+            "product_id": p.line.product_id,
+            "sku": p.line.sku,
+            "name": p.line.name,
+            "unit": p.line.unit,
+            "tax_class": p.tax_class,
+            "quantity": p.line.quantity,
+            "unit_price": p.line.unit_price,
+            "discount_percent": p.line.discount_percent,
+            "total": p.line.total,
+            "cost": costs[p.line.line_id],
+        }
+        for n, p in enumerate(lines, start=1)
+    ]
+
+
+def _tax_dict(tax: TaxLine) -> dict[str, int | str]:
+    return {
+        "tax_class": tax.tax_class,
+        "rate_percent": tax.rate_percent,
+        "gross": tax.gross,
+        "net": tax.net,
+        "tax": tax.tax,
+    }
+
+
+async def _receipt_of(session: AsyncSession, sale: Sale) -> SaleReceipt:
+    lines = (
+        await session.execute(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no))
+    ).scalars()
+    tenders = (
+        await session.execute(select(SaleTender).where(SaleTender.sale_id == sale.id).order_by(SaleTender.n))
+    ).scalars()
+    return SaleReceipt(
+        sale_id=sale.id,
+        number=sale.number,
+        register_id=sale.register_id,
+        doc_type=sale.doc_type,
+        folio=sale.folio,
+        lines=[
+            CartLine(
+                line_id=line.line_no,
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.name,
+                unit=line.unit,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount_percent=line.discount_percent,
+                total=line.total,
+            )
+            for line in lines
+        ],
+        taxes=[TaxLine(**t) for t in sale.taxes],
+        total=sale.total,
+        rounding=sale.rounding,
+        to_pay=sale.to_pay,
+        tenders=[
+            TenderView(kind=t.kind, amount=t.amount, tendered=t.tendered, change=t.change)  # type: ignore[arg-type]
+            for t in tenders
+        ],
+        change=sale.change,
+        created_at=utc_iso(sale.created_at),
+    )

@@ -1,0 +1,366 @@
+"""RegisterActor: one per till. Owns the cart, the latest scale reading and the till's open cash session.
+
+The cart is the till's working state: every change is pushed live to every socket of the register
+(``CartChanged`` on ``register:<id>``); the till is a view of it. State-changing commands are idempotent on
+the client's command id: a repeated id gets the first answer, a refusal included. Completing a sale is one
+database transaction (``actors.checkout``); the cart is cleared only after it committed, and a checkout
+resent after a restart finds its sale in the database.
+
+Registers are never passivated (an idle till keeps its cart). A crash or a hub restart loses the cart:
+the new incarnation announces its empty cart on the register stream so no till shows a stale one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from actors.cash import NoCashSessionError, close_session, current_session, move_cash, open_session
+from actors.catalog_ref import CatalogRef
+from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
+from actors.deps import ActorDeps
+from actors.runtime import Actor
+from actors.sales.lines import cart_line
+from actors.sales.scale_barcodes import parse as parse_scale_barcode
+from actors.sales.settlement import settle
+from actors.sales.totals import cart_totals
+from hub.auth.principal import Principal
+from schema.errors import NotFoundError, PermissionDeniedError, StorehubError, ValidationError
+from schema.messages.catalog import ProductView
+from schema.messages.till import (
+    AddItem,
+    CartLine,
+    CartView,
+    CashMovement,
+    Checkout,
+    ClearCart,
+    CloseCashSession,
+    DiscountLine,
+    GetCart,
+    OpenCashSession,
+    RemoveLine,
+    ScaleReading,
+    SetQuantity,
+)
+from schema.models import Register, Store, Tenant
+from schema.models.identity import Role
+
+SCALE_MAX_AGE_SECONDS = 2.0
+MAX_CASHIER_DISCOUNT = 10  # percent; more needs a manager
+REMEMBERED_ANSWERS = 500
+
+
+class ScaleStaleError(ValidationError):
+    """No recent reading from the scale (more than 2 seconds old, or none)."""
+
+    code = "scale_stale"
+
+
+class ScaleUnstableError(ValidationError):
+    """The scale is still moving: wait for a stable weight."""
+
+    code = "scale_unstable"
+
+
+class ScaleEmptyError(ValidationError):
+    """The scale reads nothing (or less than zero)."""
+
+    code = "scale_empty"
+
+
+class EmptyCartError(ValidationError):
+    """The cart is empty."""
+
+    code = "empty_cart"
+
+
+@dataclass(frozen=True, slots=True)
+class TillCommand:
+    """An authorized command for a register: the wire payload, who sent it and its client id."""
+
+    payload: Any
+    principal: Principal
+    command_id: str | None
+
+
+@dataclass(slots=True)
+class _Line:
+    product: ProductView
+    quantity: int
+    discount_percent: int = 0
+    fixed_total: int | None = None  # price-embedded scale barcodes charge the printed price
+
+
+def register_address(tenant_id: uuid.UUID, register_id: uuid.UUID) -> str:
+    return f"register/{tenant_id}/{register_id}"
+
+
+class RegisterActor(Actor):
+    def __init__(
+        self,
+        tenant_id: uuid.UUID,
+        register_id: uuid.UUID,
+        deps: ActorDeps,
+        catalog_source: Callable[[], Awaitable[CatalogRef]],
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.register_id = register_id
+        self.deps = deps
+        self.catalog_source = catalog_source
+        self.catalog: CatalogRef | None = None
+        self.lines: OrderedDict[int, _Line] = OrderedDict()
+        self.next_line_id = 1
+        self.version = 0
+        self.reading: tuple[ScaleReading, float] | None = None
+        self.answers: OrderedDict[str, Any] = OrderedDict()
+
+    async def on_start(self) -> None:
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            register = await session.get(Register, (self.tenant_id, self.register_id))
+            if register is None:
+                raise NotFoundError("register not found", register_id=str(self.register_id))
+            store = await session.get(Store, (self.tenant_id, register.store_id))
+            tenant = (await session.execute(select(Tenant))).scalar_one()
+        assert store is not None
+        self.store_id, self.warehouse_id = store.id, store.warehouse_id
+        self.currency = tenant.currency
+        self.block_negative_stock = tenant.stock_policy == "block"
+        self.session_id = await current_session(self.deps.db, self.tenant_id, self.register_id)
+        # The cart lives in memory: after a crash restart it is empty, and every till is told so at once.
+        await self._publish("CartChanged", self._view())
+
+    async def receive(self, message: object) -> object:
+        if not isinstance(message, TillCommand):
+            raise ValidationError(f"RegisterActor cannot handle {type(message).__name__}")
+        if message.command_id is not None and message.command_id in self.answers:
+            first = self.answers[message.command_id]
+            if isinstance(first, StorehubError):
+                raise first
+            return first
+        if self.catalog is None or self.catalog.stale:
+            self.catalog = await self.catalog_source()
+        remember = message.command_id is not None and not isinstance(message.payload, GetCart | ScaleReading)
+        try:
+            answer = await self._handle(message)
+        except StorehubError as exc:  # a refusal is an answer too: the same id gets it again
+            if remember:
+                self._remember(message.command_id, exc)
+            raise
+        if remember:
+            self._remember(message.command_id, answer)
+        return answer
+
+    def _remember(self, command_id: str | None, answer: Any) -> None:
+        assert command_id is not None
+        self.answers[command_id] = answer
+        while len(self.answers) > REMEMBERED_ANSWERS:
+            self.answers.popitem(last=False)
+
+    async def _handle(self, message: TillCommand) -> Any:
+        principal = message.principal
+        match message.payload:
+            case ScaleReading() as reading:
+                self.reading = (reading, time.monotonic())
+                await self._publish("ScaleWeight", reading)
+                return {"ok": True}
+            case GetCart():
+                return self._view()
+            case OpenCashSession(float_amount=amount):
+                view = await open_session(
+                    self.deps.db, self.tenant_id, self.register_id, amount, principal.user_id
+                )
+                self.session_id = view.session_id
+                return view
+            case CashMovement(direction=direction, amount=amount, reason=reason):
+                return await move_cash(
+                    self.deps.db,
+                    self.tenant_id,
+                    self.register_id,
+                    direction,
+                    amount,
+                    reason,
+                    principal.user_id,
+                )
+            case CloseCashSession(counted=counted):
+                report = await close_session(
+                    self.deps.db,
+                    self.tenant_id,
+                    self.register_id,
+                    {k: v for k, v in counted.items()},
+                    principal.user_id,
+                )
+                self.session_id = None
+                await self._changed()
+                return report
+            case Checkout() as checkout:
+                return await self._checkout(checkout, principal, message.command_id)
+        self._require_session()
+        match message.payload:
+            case AddItem() as add:
+                self._add(add)
+            case SetQuantity(line_id=line_id, quantity=quantity):
+                line = self._line(line_id)
+                if line.fixed_total is not None or line.product.unit == "kg":
+                    raise ValidationError("the quantity of a weighed item comes from the scale or its label")
+                _check_whole_units(line.product, quantity)
+                line.quantity = quantity
+            case RemoveLine(line_id=line_id):
+                self._line(line_id)
+                del self.lines[line_id]
+            case DiscountLine(line_id=line_id, percent=percent):
+                if percent > MAX_CASHIER_DISCOUNT and not principal.is_at_least(Role.MANAGER):
+                    raise PermissionDeniedError(
+                        f"discounts above {MAX_CASHIER_DISCOUNT}% need a manager", limit=MAX_CASHIER_DISCOUNT
+                    )
+                self._line(line_id).discount_percent = percent
+            case ClearCart():
+                self.lines.clear()
+            case other:
+                raise ValidationError(f"RegisterActor cannot handle {type(other).__name__}")
+        return await self._changed()
+
+    def _require_session(self) -> None:
+        if self.session_id is None:
+            raise NoCashSessionError("open the cash session (abrir caja) first")
+
+    def _line(self, line_id: int) -> _Line:
+        line = self.lines.get(line_id)
+        if line is None:
+            raise NotFoundError("no such line in the cart", line_id=line_id)
+        return line
+
+    def _add(self, add: AddItem) -> None:
+        if (add.code is None) == (add.product_id is None):
+            raise ValidationError("give either a code or a product_id")
+        assert self.catalog is not None
+        index = self.catalog.current()
+        fixed_total: int | None = None
+        quantity = add.quantity
+        from_label = False
+        if add.code is not None:
+            code = add.code.strip()
+            scale_code = parse_scale_barcode(code)
+            if scale_code is not None:
+                product = index.by_code(scale_code.plu)
+                if product is None or product.unit != "kg":
+                    raise NotFoundError(f"no weighed product with PLU {scale_code.plu}", code=code)
+                from_label = True
+                if scale_code.kind == "weight":
+                    quantity = scale_code.value
+                else:
+                    fixed_total = scale_code.value
+                    quantity = max(1, scale_code.value * 1000 // max(product.price, 1))
+            else:
+                found = index.by_code(code)
+                if found is None:
+                    raise NotFoundError(f"no product with code {code}", code=code)
+                product = found
+        else:
+            assert add.product_id is not None
+            found = index.get(add.product_id)
+            if found is None:
+                raise NotFoundError("no such product", product_id=str(add.product_id))
+            product = found
+        if product.unit == "kg" and not from_label:
+            if add.quantity is not None:
+                raise ValidationError("weighed items take their weight from the scale")
+            quantity = self._weigh()
+        if quantity is None:
+            quantity = 1000
+        _check_whole_units(product, quantity)
+        for line in self.lines.values():
+            if line.product.id == product.id and product.unit != "kg" and line.discount_percent == 0:
+                line.quantity += quantity
+                return
+        self.lines[self.next_line_id] = _Line(product, quantity, fixed_total=fixed_total)
+        self.next_line_id += 1
+
+    def _weigh(self) -> int:
+        if self.reading is None or time.monotonic() - self.reading[1] > SCALE_MAX_AGE_SECONDS:
+            raise ScaleStaleError("no recent weight from the scale")
+        reading = self.reading[0]
+        if not reading.stable:
+            raise ScaleUnstableError("the scale is not stable yet")
+        if reading.grams <= 0:
+            raise ScaleEmptyError("put the item on the scale")
+        return reading.grams
+
+    def _cart_lines(self) -> list[tuple[CartLine, str]]:
+        priced = []
+        for line_id, line in self.lines.items():
+            view = cart_line(line_id, line.product, line.quantity, line.discount_percent)
+            if line.fixed_total is not None:
+                discount = line.fixed_total * line.discount_percent // 100
+                view = CartLine(
+                    line_id=view.line_id, product_id=view.product_id, sku=view.sku, name=view.name,
+                    unit=view.unit, quantity=view.quantity, unit_price=view.unit_price,
+                    discount_percent=view.discount_percent, total=line.fixed_total - discount,
+                )  # fmt: skip
+            priced.append((view, line.product.tax_class))
+        return priced
+
+    def _view(self) -> CartView:
+        priced = self._cart_lines()
+        totals = cart_totals(priced)
+        return CartView(
+            register_id=self.register_id,
+            lines=[line for line, _ in priced],
+            total=totals.total,
+            taxes=totals.taxes,
+            version=self.version,
+            session_open=self.session_id is not None,
+        )
+
+    async def _changed(self) -> CartView:
+        self.version += 1
+        view = self._view()
+        await self._publish("CartChanged", view)
+        return view
+
+    async def _publish(self, event: str, payload: Any) -> None:
+        await self.deps.bus.publish(self.tenant_id, f"register:{self.register_id}", event, payload)
+
+    async def _checkout(self, checkout: Checkout, principal: Principal, command_id: str | None) -> Any:
+        if command_id is None:
+            raise ValidationError("a checkout needs a command id (it makes resending safe)")
+        ctx = SaleContext(
+            tenant_id=self.tenant_id,
+            register_id=self.register_id,
+            store_id=self.store_id,
+            warehouse_id=self.warehouse_id,
+            cash_session_id=self.session_id or uuid.UUID(int=0),
+            user_id=principal.user_id,
+            block_negative_stock=self.block_negative_stock,
+        )
+        if not self.lines:
+            made = await find_sale(self.deps.db, ctx, command_id)  # resent after a hub restart
+            if made is not None:
+                return made
+            raise EmptyCartError("the cart is empty")
+        self._require_session()
+        priced = self._cart_lines()
+        totals = cart_totals(priced)
+        settlement = settle(totals.total, checkout.tenders, self.currency)
+        receipt = await commit_sale(
+            self.deps.db,
+            ctx,
+            command_id,
+            [PricedLine(line, tax_class) for line, tax_class in priced],
+            totals.taxes,
+            settlement,
+            checkout.doc_type,
+        )
+        self.lines.clear()
+        await self._changed()
+        return receipt
+
+
+def _check_whole_units(product: ProductView, quantity: int) -> None:
+    if product.unit != "kg" and quantity % 1000:
+        raise ValidationError(f"{product.name} is sold by whole units", quantity=quantity)

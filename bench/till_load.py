@@ -1,0 +1,311 @@
+"""Load of many tills on one hub: scan round trip, checkout latency, sales per second, errors.
+
+    python bench/till_load.py --tills 200 --seconds 60           # starts a hub on a fresh Postgres database
+    python bench/till_load.py --tills 50 --url ws://host:8000/ws --token shk_...  # an existing hub
+
+Each simulated till opens its cash session, then scans one barcode per second (``cart.add``) and checks
+out about every tenth scan (card, exact amount), over its own WebSocket. The baseline is a bare Litestar
+WebSocket echo served by uvicorn, driven the same way in the same run. The last line printed is one JSON
+object with every figure, so runs can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Figures:
+    scan_ms: list[float] = field(default_factory=list)
+    checkout_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    sales: int = 0
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, process: subprocess.Popen[bytes], limit: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if (await client.get(url)).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+# -- the hub under test --------------------------------------------------------------------------------
+
+
+async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[str], list[str]]:
+    """A fresh database with one tenant, ``tills`` registers, 500 stocked products and a cashier token."""
+    import asyncpg
+
+    from hub.admin import create_tenant
+    from hub.auth.tokens import bearer_token, digest, new_secret
+    from hub.db import Database
+    from schema.barcodes import make_ean13
+    from schema.migrate import upgrade
+    from schema.models import ApiToken, FolioRange, Product, ProductBarcode, Register, StockLevel, User
+
+    name = f"storehub_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base = admin_url.rsplit("/", 1)[0]
+    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    made = await create_tenant(db, slug="bench", name="Bench", country="CL", tax_id="76086428-5")
+    registers = [str(made.register_id)]
+    barcodes = []
+    secret = new_secret()
+    async with db.tenant(made.tenant_id) as session:
+        for n in range(2, tills + 1):
+            register = Register(id=uuid.uuid4(), store_id=made.store_id, code=str(n), name=f"Caja {n}")
+            session.add(register)
+            registers.append(str(register.id))
+        for n in range(1, 501):
+            product = Product(
+                id=uuid.uuid4(), sku=f"{n:05d}", name=f"Producto {n}", search_name=f"producto {n}",
+                price=500 + 10 * n, tax_class="cl_iva",
+            )  # fmt: skip
+            session.add(product)
+            code = make_ean13(f"780{n:09d}")
+            barcodes.append(code)
+            session.add(ProductBarcode(barcode=code, product_id=product.id))
+            session.add(StockLevel(warehouse_id=made.warehouse_id, product_id=product.id, quantity=10**9,
+                                   avg_cost=300 * 10_000))  # fmt: skip
+        session.add(FolioRange(doc_type=39, first_folio=1, last_folio=10**7, next_folio=1))
+        user = User(
+            id=uuid.uuid4(), username="bench", display_name="Bench", role="cashier", password_hash="x"
+        )
+        session.add(user)
+        await session.flush()
+        session.add(ApiToken(id=digest(secret), user_id=user.id, name="bench"))
+    await db.dispose()
+    return url, bearer_token("shk", made.tenant_id, secret), registers, barcodes
+
+
+def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+# -- the simulated tills --------------------------------------------------------------------------------
+
+
+class Till:
+    def __init__(self, url: str, token: str, register: str, barcodes: list[str], figures: Figures) -> None:
+        self.url, self.token, self.register, self.barcodes, self.figures = (
+            url,
+            token,
+            register,
+            barcodes,
+            figures,
+        )
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def call(self, socket: Any, type_: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        cid = uuid.uuid4().hex[:16]
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[cid] = future
+        started = time.perf_counter()
+        await socket.send(json.dumps({"id": cid, "type": type_, "payload": payload}))
+        answer = await asyncio.wait_for(future, 30)
+        return answer, (time.perf_counter() - started) * 1000
+
+    async def read(self, socket: Any) -> None:
+        async for data in socket:
+            frame = json.loads(data)
+            future = self.pending.pop(frame.get("id") or "", None)
+            if future is not None and not future.done():
+                future.set_result(frame)
+
+    async def run(self, until: float, rng: random.Random) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with websockets.connect(self.url, additional_headers=headers, max_queue=None) as socket:
+            await socket.recv()  # welcome
+            reader = asyncio.create_task(self.read(socket))
+            try:
+                opened, _ = await self.call(
+                    socket, "cash.open", {"register_id": self.register, "float_amount": 0}
+                )
+                if opened["type"] == "error" and opened["code"] != "cash_session_open":
+                    self.figures.error(opened["code"])
+                await asyncio.sleep(rng.random())  # spread the tills over the second
+                total = 0
+                while time.monotonic() < until:
+                    tick = time.monotonic()
+                    code = rng.choice(self.barcodes)
+                    answer, ms = await self.call(
+                        socket, "cart.add", {"register_id": self.register, "code": code}
+                    )
+                    if answer["type"] == "reply":
+                        self.figures.scan_ms.append(ms)
+                        total = answer["payload"]["total"]
+                    else:
+                        self.figures.error(answer["code"])
+                    if rng.random() < 0.1 and total > 0:
+                        tenders = [{"kind": "card", "amount": total}]
+                        answer, ms = await self.call(
+                            socket, "checkout", {"register_id": self.register, "tenders": tenders}
+                        )
+                        if answer["type"] == "reply":
+                            self.figures.checkout_ms.append(ms)
+                            self.figures.sales += 1
+                            total = 0
+                        else:
+                            self.figures.error(answer["code"])
+                    await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+            finally:
+                reader.cancel()
+
+
+async def echo_client(url: str, until: float, rng: random.Random, figures: Figures) -> None:
+    async with websockets.connect(url, max_queue=None) as socket:
+        await asyncio.sleep(rng.random())
+        payload = {"register_id": str(uuid.uuid4()), "code": "7800000000016"}
+        frame = json.dumps({"id": "x" * 16, "type": "cart.add", "payload": payload})
+        while time.monotonic() < until:
+            tick = time.monotonic()
+            started = time.perf_counter()
+            await socket.send(frame)
+            await socket.recv()
+            figures.scan_ms.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values), 2) if values else float("nan"),
+        "mean": round(statistics.fmean(values), 2) if values else float("nan"),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tills", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--url", help="ws://.../ws of a running hub (needs --token and --registers)")
+    parser.add_argument("--token")
+    parser.add_argument("--registers", help="comma-separated register ids for --url")
+    parser.add_argument("--barcodes", default="7800000000016", help="comma-separated barcodes for --url")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("STOREHUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = parser.parse_args()
+    rng = random.Random(1)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        if args.url:
+            url, token = args.url, args.token
+            registers, barcodes = args.registers.split(","), args.barcodes.split(",")
+        else:
+            db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills)
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
+            env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING",
+                    "STOREHUB_DB_POOL_SIZE": "20"}  # fmt: skip
+            hub = start_server(["-m", "hub.cli", "serve", "--port", str(port)], env)
+            processes.append(hub)
+            await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
+            url = f"ws://127.0.0.1:{port}/ws"
+        echo_port = free_port()
+        echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
+                             "warning"], dict(os.environ))  # fmt: skip
+        processes.append(echo)
+        await wait_http(f"http://127.0.0.1:{echo_port}/nothing", echo)
+
+        baseline = Figures()
+        until = time.monotonic() + min(args.seconds, 20)
+        await asyncio.gather(*(echo_client(f"ws://127.0.0.1:{echo_port}/ws", until, rng, baseline)
+                               for _ in range(args.tills)))  # fmt: skip
+
+        figures = Figures()
+        started = time.monotonic()
+        until = started + args.seconds
+        tills = [
+            Till(url, token, registers[n % len(registers)], barcodes, figures) for n in range(args.tills)
+        ]
+        await asyncio.gather(*(t.run(until, random.Random(n)) for n, t in enumerate(tills)))
+        elapsed = time.monotonic() - started
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+    result = {
+        "tills": args.tills,
+        "seconds": round(elapsed, 1),
+        "scan_ms": summary(figures.scan_ms),
+        "checkout_ms": summary(figures.checkout_ms),
+        "scans": len(figures.scan_ms),
+        "sales": figures.sales,
+        "sales_per_s": round(figures.sales / elapsed, 2),
+        "errors": sum(figures.errors.values()),
+        "error_codes": figures.errors,
+        "echo_ms": summary(baseline.scan_ms),
+        "scan_p99_vs_echo_p99": round(percentile(figures.scan_ms, 99) / percentile(baseline.scan_ms, 99), 2),
+        "load_generator_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    print(f"tills {args.tills}, {result['seconds']} s, {result['scans']} scans, {figures.sales} sales "
+          f"({result['sales_per_s']}/s), errors {result['errors']} {figures.errors or ''}")  # fmt: skip
+    for label, key in (
+        ("scan round trip", "scan_ms"),
+        ("checkout", "checkout_ms"),
+        ("echo baseline", "echo_ms"),
+    ):
+        s = result[key]
+        print(f"{label:<16} p50 {s['p50']:8.2f} ms  p99 {s['p99']:8.2f} ms  max {s['max']:8.2f} ms")
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
