@@ -2,9 +2,10 @@
 # Debian packages Storehub builds against or its tests drive. Installs only what is missing.
 #   libxml2-dev libxmlsec1-dev pkg-config: lxml and xmlsec are built from source against one libxml2
 #   postgresql redis-server: the test fixtures start private servers when none listens
+#   chromium chromium-driver: the browser tests (tests/clients/) drive the real pages with it
 set -euo pipefail
 packages=(build-essential pkg-config libxml2-dev libxslt1-dev libxmlsec1-dev libxmlsec1-openssl
-          postgresql redis-server)
+          postgresql redis-server chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,4 @@
-// Sign-in page: POST /api/v1/auth/login, then on to the back office.
+// Sign-in page: POST /api/v1/auth/login, then on to the screen of the user's role.
 "use strict";
 
 (function () {
@@ -12,6 +12,13 @@
   const params = new URLSearchParams(location.search);
   tenant.value = params.get("tenant") || localStorage.getItem("storehub.tenant") || "";
   (tenant.value ? username : tenant).focus();
+
+  // Cashiers sell at the till; everyone else starts in the back office (kitchen: until the KDS exists).
+  const HOME_BY_ROLE = { cashier: "/till/", kitchen: "/backoffice/" };
+
+  function home(role) {
+    return HOME_BY_ROLE[role] || "/backoffice/";
+  }
 
   function message(err) {
     if (err.code === "rate_limited") {
@@ -38,7 +45,7 @@
       });
       window.storehub.setCsrf(result.csrf_token);
       localStorage.setItem("storehub.tenant", result.tenant.slug);
-      location.assign("/backoffice/");
+      location.assign(home(result.user.role));
     } catch (err) {
       password.value = "";
       error.textContent = message(err);
