@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.sales.average_cost import StockState, issue
 from actors.sales.settlement import Settlement
+from actors.stock import lock_levels
 from hub.db import Database
 from hub.events.outbox import emit
 from schema.errors import ConflictError
@@ -168,7 +169,7 @@ async def _take_stock(
     for priced in lines:
         wanted[priced.line.product_id] += priced.line.quantity
     product_ids = sorted(wanted)
-    levels = await _lock_levels(session, ctx, product_ids)
+    levels = await lock_levels(session, ctx.tenant_id, ctx.warehouse_id, product_ids)
     products = {
         row.id: row
         for row in await session.execute(
@@ -225,33 +226,6 @@ async def _take_stock(
     await session.execute(update(StockLevel), updates)  # bulk UPDATE by primary key
     await session.execute(insert(StockMovement), movements)
     return _split_costs(lines, product_costs, wanted)
-
-
-async def _lock_levels(
-    session: AsyncSession, ctx: SaleContext, product_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, int]]:
-    """Lock the stock rows in product order (so concurrent checkouts never deadlock), creating any missing."""
-    query = (
-        select(StockLevel.product_id, StockLevel.quantity, StockLevel.avg_cost)
-        .where(StockLevel.warehouse_id == ctx.warehouse_id, StockLevel.product_id.in_(product_ids))
-        .order_by(StockLevel.product_id)
-        .with_for_update()
-    )
-    levels = {row.product_id: (row.quantity, row.avg_cost) for row in await session.execute(query)}
-    missing = [pid for pid in product_ids if pid not in levels]
-    if missing:
-        insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        await session.execute(
-            insert_(StockLevel)
-            .values([
-                {"tenant_id": ctx.tenant_id, "warehouse_id": ctx.warehouse_id, "product_id": pid,
-                 "quantity": 0, "avg_cost": 0, "updated_at": datetime.now(UTC)}
-                for pid in missing
-            ])
-            .on_conflict_do_nothing()
-        )  # fmt: skip
-        levels = {row.product_id: (row.quantity, row.avg_cost) for row in await session.execute(query)}
-    return levels
 
 
 def _split_costs(

@@ -259,7 +259,7 @@ async def main() -> None:
             url = f"ws://127.0.0.1:{port}/ws"
         echo_port = free_port()
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
-                             "warning"], dict(os.environ))  # fmt: skip
+                             "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
         processes.append(echo)
         await wait_http(f"http://127.0.0.1:{echo_port}/nothing", echo)
 

@@ -169,6 +169,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         log_config=None,
         ws_max_size=max(settings.ws_max_frame_bytes * 16, 1 << 20),
+        # Frames are small JSON: compressing each one costs more CPU than the bytes it saves.
+        ws_per_message_deflate=False,
         proxy_headers=settings.trust_proxy_headers,
         lifespan="on",
     )

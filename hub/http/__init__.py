@@ -5,7 +5,19 @@ from __future__ import annotations
 from litestar import Router
 from litestar.types import ControllerRouterHandler
 
-from hub.http import auth, categories, devices, health, pages, products, registers, stores, tokens, users
+from hub.http import (
+    auth,
+    categories,
+    devices,
+    health,
+    pages,
+    products,
+    registers,
+    stock,
+    stores,
+    tokens,
+    users,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -22,6 +34,7 @@ def api_router() -> Router:
             *users.ROUTES,
             *tokens.ROUTES,
             *devices.ROUTES,
+            *stock.ROUTES,
         ],
     )
 
