@@ -71,7 +71,7 @@ async def find_sale(db: Database, ctx: SaleContext, command_id: str) -> SaleRece
                 select(Sale).where(Sale.register_id == ctx.register_id, Sale.command_id == command_id)
             )
         ).scalar_one_or_none()
-        return None if sale is None else await _receipt_of(session, sale)
+        return None if sale is None else await receipt_of(session, sale)
 
 
 async def commit_sale(
@@ -97,11 +97,11 @@ async def commit_sale(
             )
         ).scalar_one_or_none()
         if existing is not None:
-            return await _receipt_of(session, existing)
+            return await receipt_of(session, existing)
         sale_id = uuid7()
         costs = await _take_stock(session, ctx, sale_id, lines)
-        number = await _next_number(session, ctx.tenant_id, "sale")
-        folio, reason = await _next_folio(session, doc_type)
+        number = await next_number(session, ctx.tenant_id, "sale")
+        folio, reason = await next_folio(session, doc_type)
         now = datetime.now(UTC)
         tenant = {"tenant_id": ctx.tenant_id}
         await session.execute(
@@ -121,7 +121,7 @@ async def commit_sale(
                 to_pay=settlement.to_pay,
                 change=settlement.change,
                 cost=sum(costs.values()),
-                taxes=[_tax_dict(t) for t in taxes],
+                taxes=[tax_dict(t) for t in taxes],
                 created_at=now,
             )
         )
@@ -244,7 +244,7 @@ def _split_costs(
     return costs
 
 
-async def _next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> int:
+async def next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> int:
     """The tenant's next number of ``name``; the UPDATE holds the counter's row lock until commit."""
     bump = (
         update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
@@ -259,7 +259,7 @@ async def _next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) -
     return int(value)
 
 
-async def _next_folio(session: AsyncSession, doc_type: int) -> tuple[int | None, str]:
+async def next_folio(session: AsyncSession, doc_type: int) -> tuple[int | None, str]:
     """The next folio of the oldest range that still has one; ranges are consumed in order, gapless.
 
     The UPDATE repeats the "still has one" condition: Postgres re-checks it against the row a concurrent
@@ -317,7 +317,7 @@ def _sale_lines(
     ]
 
 
-def _tax_dict(tax: TaxLine) -> dict[str, int | str]:
+def tax_dict(tax: TaxLine) -> dict[str, int | str]:
     return {
         "tax_class": tax.tax_class,
         "rate_percent": tax.rate_percent,
@@ -327,7 +327,7 @@ def _tax_dict(tax: TaxLine) -> dict[str, int | str]:
     }
 
 
-async def _receipt_of(session: AsyncSession, sale: Sale) -> SaleReceipt:
+async def receipt_of(session: AsyncSession, sale: Sale) -> SaleReceipt:
     lines = (
         await session.execute(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no))
     ).scalars()

@@ -12,6 +12,7 @@ the new incarnation announces its empty cart on the register stream so no till s
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -25,12 +26,15 @@ from actors.cash import NoCashSessionError, close_session, current_session, move
 from actors.catalog_ref import CatalogRef
 from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
 from actors.deps import ActorDeps
+from actors.returns import commit_return
 from actors.runtime import Actor
 from actors.sales.lines import cart_line
 from actors.sales.scale_barcodes import parse as parse_scale_barcode
 from actors.sales.settlement import settle
 from actors.sales.totals import cart_totals
+from hub.auth.passwords import default_passwords
 from hub.auth.principal import Principal
+from hub.db import Database
 from schema.errors import NotFoundError, PermissionDeniedError, StorehubError, ValidationError
 from schema.messages.catalog import ProductView
 from schema.messages.till import (
@@ -45,10 +49,11 @@ from schema.messages.till import (
     GetCart,
     OpenCashSession,
     RemoveLine,
+    ReturnSale,
     ScaleReading,
     SetQuantity,
 )
-from schema.models import Register, Store, Tenant
+from schema.models import Register, Store, Tenant, User
 from schema.models.identity import Role
 
 SCALE_MAX_AGE_SECONDS = 2.0
@@ -200,6 +205,8 @@ class RegisterActor(Actor):
                 return report
             case Checkout() as checkout:
                 return await self._checkout(checkout, principal, message.command_id)
+            case ReturnSale() as give_back:
+                return await self._return(give_back, principal, message.command_id)
         self._require_session()
         match message.payload:
             case AddItem() as add:
@@ -359,6 +366,50 @@ class RegisterActor(Actor):
         self.lines.clear()
         await self._changed()
         return receipt
+
+    async def _return(self, request: ReturnSale, principal: Principal, command_id: str | None) -> Any:
+        if command_id is None:
+            raise ValidationError("a return needs a command id (it makes resending safe)")
+        self._require_session()
+        assert self.session_id is not None
+        approved_by = await _approver(self.deps.db, self.tenant_id, principal, request)
+        wanted: dict[int, int] | None = None
+        if request.lines is not None:
+            wanted = {}
+            for line in request.lines:
+                wanted[line.line_no] = wanted.get(line.line_no, 0) + line.quantity
+        ctx = SaleContext(
+            tenant_id=self.tenant_id,
+            register_id=self.register_id,
+            store_id=self.store_id,
+            warehouse_id=self.warehouse_id,
+            cash_session_id=self.session_id,
+            user_id=principal.user_id,
+            block_negative_stock=self.block_negative_stock,
+        )
+        return await commit_return(
+            self.deps.db, ctx, command_id, request.sale_id, wanted, request.reason, request.refund,
+            approved_by, self.currency,
+        )  # fmt: skip
+
+
+async def _approver(
+    db: Database, tenant_id: uuid.UUID, principal: Principal, request: ReturnSale
+) -> uuid.UUID:
+    """Who approves a return: the sender if a manager, else a manager's username and PIN typed at the till."""
+    if principal.is_at_least(Role.MANAGER) and principal.user_id is not None:
+        return principal.user_id
+    if request.approver is None or request.pin is None:
+        raise PermissionDeniedError("a return needs a manager's approval (username and PIN)")
+    async with db.tenant(tenant_id) as session:
+        manager = (
+            await session.execute(select(User).where(User.username == request.approver.strip().lower()))
+        ).scalar_one_or_none()
+    pin_hash = manager.pin_hash if manager is not None else None
+    ok = await asyncio.to_thread(default_passwords().verify_pin, pin_hash, request.pin)
+    if not ok or manager is None or not manager.active or manager.role not in (Role.MANAGER, Role.OWNER):
+        raise PermissionDeniedError("manager approval refused")
+    return manager.id
 
 
 def _check_whole_units(product: ProductView, quantity: int) -> None:

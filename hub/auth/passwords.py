@@ -54,9 +54,14 @@ class Passwords:
 _default: Passwords | None = None
 
 
-def hash_password(password: str) -> str:
-    """Hash with default parameters (for seeds and the CLI)."""
+def default_passwords() -> Passwords:
+    """One hasher with default parameters for the process (seeds, the CLI, PIN approvals at the till)."""
     global _default
     if _default is None:
         _default = Passwords()
-    return _default.hash(password)
+    return _default
+
+
+def hash_password(password: str) -> str:
+    """Hash with default parameters (for seeds and the CLI)."""
+    return default_passwords().hash(password)

@@ -30,6 +30,7 @@ from schema.messages.till import (
     GetCart,
     OpenCashSession,
     RemoveLine,
+    ReturnSale,
     ScaleReading,
     SearchProducts,
     SetQuantity,
@@ -139,4 +140,9 @@ async def cash_move(conn: Connection, msg: CashMovement, command_id: str | None)
 
 @command("cash.close", CloseCashSession, role=Role.CASHIER)
 async def cash_close(conn: Connection, msg: CloseCashSession, command_id: str | None) -> Any:
+    return await ask_register(conn, msg.register_id, msg, command_id)
+
+
+@command("sale.return", ReturnSale, role=Role.CASHIER)
+async def return_sale(conn: Connection, msg: ReturnSale, command_id: str | None) -> Any:
     return await ask_register(conn, msg.register_id, msg, command_id)

@@ -18,16 +18,19 @@ Wire types (``type`` in the envelope) -> payload struct, minimum role cashier un
     cash.open       OpenCashSession  reply CashSessionView
     cash.move       CashMovement     reply CashSessionView
     cash.close      CloseCashSession reply ZReport
+    sale.return     ReturnSale       reply SaleReceipt (kind "return", doc_type 61, negated amounts)
 
 Error codes besides the gateway's (``invalid``, ``forbidden``, ``not_found``...): ``no_cash_session``,
 ``cash_session_open``, ``empty_cart``, ``scale_stale``, ``scale_unstable``, ``scale_empty``,
-``bad_barcode``, ``out_of_stock``, ``insufficient_tender``, ``card_exceeds_total`` and the
+``bad_barcode``, ``out_of_stock``, ``insufficient_tender``, ``card_exceeds_total``, ``over_return``,
+``not_returnable`` and the
 ``invalid_*`` refinements of ``invalid`` raised by the sales arithmetic (``actors/sales/errors.py``).
 
 Events on ``register:<id>``: ``CartChanged`` (payload CartView) after every cart change, ``SaleCompleted``
-(payload SaleReceipt), ``ScaleWeight`` (payload ScaleReading). On ``tenant``: ``SaleCompleted``,
-``LowStock``. Money is integer minor units; quantities are integer thousandths of the unit (1 unit = 1000,
-1 g of a product sold by the kg = 1).
+(payload SaleReceipt), ``SaleReturned`` (payload SaleReceipt of the credit note), ``ScaleWeight``
+(payload ScaleReading). On ``tenant``: ``SaleCompleted``, ``SaleReturned``, ``LowStock``. Money is
+integer minor units; quantities are integer thousandths of the unit (1 unit = 1000, 1 g of a product sold
+by the kg = 1).
 """
 
 from __future__ import annotations
@@ -108,6 +111,26 @@ class Checkout(Message, frozen=True, kw_only=True):
     doc_type: DocType = 39
 
 
+class ReturnLine(Message, frozen=True, kw_only=True):
+    line_no: Annotated[int, msgspec.Meta(ge=1)]  # the line of the original sale
+    quantity: Quantity
+
+
+class ReturnSale(Message, frozen=True, kw_only=True):
+    """Give back some (``lines``) or all (no ``lines``: a void) of a completed sale as a credit note (61).
+
+    Needs a manager: the sender's own role, or a manager's username and PIN typed at the till.
+    """
+
+    register_id: uuid.UUID
+    sale_id: uuid.UUID
+    lines: Annotated[list[ReturnLine], msgspec.Meta(min_length=1, max_length=200)] | None = None
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=200)]
+    refund: TenderKind = "cash"
+    approver: Annotated[str, msgspec.Meta(min_length=2, max_length=60)] | None = None
+    pin: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,12}$")] | None = None
+
+
 class OpenCashSession(Message, frozen=True, kw_only=True):
     register_id: uuid.UUID
     float_amount: Money
@@ -180,6 +203,10 @@ class SaleReceipt(Message, frozen=True, kw_only=True):
     tenders: list[TenderView]
     change: int
     created_at: str
+    kind: Literal["sale", "return"] = "sale"  # a return (credit note) carries negated amounts
+    original_sale_id: uuid.UUID | None = None
+    reason: str = ""
+    approved_by: uuid.UUID | None = None
 
 
 class CashSessionView(Message, frozen=True, kw_only=True):

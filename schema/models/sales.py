@@ -72,21 +72,32 @@ class CashMovement(TenantScoped, Base):
 
 
 class Sale(TenantScoped, Base):
-    """A completed sale. Never updated: voids and returns are new documents that reference it."""
+    """A completed sale, or a credit note (``kind='return'``, doc type 61) that gives some of one back.
+
+    Never updated. A credit note stores its amounts and quantities negated, so every sum over sales (the
+    Z-report, the dashboard) is right without knowing about returns; it names the sale it returns from, the
+    reason, and the manager who approved it.
+    """
 
     __tablename__ = "sales"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "register_id"], ["registers.tenant_id", "registers.id"]),
+        ForeignKeyConstraint(["tenant_id", "original_sale_id"], ["sales.tenant_id", "sales.id"]),
+        CheckConstraint("kind IN ('sale', 'return')", name="kind"),
         ForeignKeyConstraint(
             ["tenant_id", "cash_session_id"], ["cash_sessions.tenant_id", "cash_sessions.id"]
         ),
-        UniqueConstraint("tenant_id", "number"),
+        UniqueConstraint("tenant_id", "kind", "number"),  # sales and credit notes are numbered apart
         # The till's command id: a checkout resent after a lost reply finds the sale it already made.
         UniqueConstraint("tenant_id", "register_id", "command_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     number: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(8), default="sale")
+    original_sale_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     register_id: Mapped[uuid.UUID]
     store_id: Mapped[uuid.UUID]
     cash_session_id: Mapped[uuid.UUID]

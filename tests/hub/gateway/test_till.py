@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 import actors.register
+from hub.auth.passwords import default_passwords
 from schema.models import (
     FiscalDocument,
     FolioRange,
@@ -269,3 +270,62 @@ async def test_a_repeated_id_gets_the_first_answer_even_a_refusal(world: World) 
     assert await sales_count(world) == 0
     ok(await till.answer(await till.send("checkout", enough, id_="pay-y")))  # a new id is a new attempt
     assert await sales_count(world) == 1
+
+
+async def test_returns_make_credit_notes_with_approval_and_bring_stock_back(world: World) -> None:
+    await stock_shop(world, quantity=10_000)
+    register = str(world.a.register_id)
+    async with world.db.tenant(world.a.tenant_id) as session:
+        session.add(FolioRange(doc_type=61, first_folio=7, last_folio=50, next_folio=7))
+        manager = (await session.execute(select(User).where(User.username == "u-manager"))).scalar_one()
+        manager.pin_hash = default_passwords().hash_pin("2468")
+    till = await open_till(world)
+    ok(await till.call("cash.open", {"register_id": register, "float_amount": 10_000}))
+    ok(await till.call("cart.add", {"register_id": register, "code": world.a.barcode, "quantity": 3000}))
+    sale = ok(
+        await till.call("checkout", {"register_id": register, "tenders": [{"kind": "cash", "amount": 5000}]})
+    )
+    assert (sale["total"], sale["to_pay"]) == (3270, 3270)
+    assert await stock_of(world, world.a.product_id) == 7000
+
+    back_two = {"register_id": register, "sale_id": sale["sale_id"], "reason": "leche vencida",
+                "lines": [{"line_no": 1, "quantity": 2000}]}  # fmt: skip
+    refused(await till.call("sale.return", back_two), "forbidden")  # a cashier alone may not
+    refused(await till.call("sale.return", back_two | {"approver": "u-manager", "pin": "1111"}), "forbidden")
+    credit = ok(await till.call("sale.return", back_two | {"approver": "u-manager", "pin": "2468"}))
+    assert (credit["kind"], credit["doc_type"], credit["folio"]) == ("return", 61, 7)
+    assert (
+        credit["total"] == -2180
+        and credit["to_pay"] == -2180
+        and credit["original_sale_id"] == sale["sale_id"]
+    )
+    assert credit["lines"][0]["quantity"] == -2000 and credit["reason"] == "leche vencida"
+    assert await stock_of(world, world.a.product_id) == 9000
+
+    over = back_two | {"approver": "u-manager", "pin": "2468"}
+    refused(await till.call("sale.return", over), "over_return")  # only one unit is left to return
+    void = {
+        "register_id": register, "sale_id": sale["sale_id"], "reason": "anulación", "approver": "u-manager",
+        "pin": "2468", "refund": "card",
+    }  # fmt: skip
+    rest = ok(await till.call("sale.return", void))
+    assert rest["lines"][0]["quantity"] == -1000 and rest["tenders"][0]["kind"] == "card"
+    refused(await till.call("sale.return", void), "not_returnable")  # nothing left
+    refused(await till.call("sale.return", void | {"sale_id": rest["sale_id"]}), "not_returnable")
+    refused(await till.call("sale.return", void | {"sale_id": str(uuid.uuid4())}), "not_found")
+    assert await stock_of(world, world.a.product_id) == 10_000
+
+    async with world.db.tenant(world.a.tenant_id) as session:
+        notes = (await session.execute(select(Sale).where(Sale.kind == "return"))).scalars().all()
+        assert {n.approved_by for n in notes} == {manager.id} and len(notes) == 2
+        moves = (await session.execute(select(StockMovement).where(StockMovement.kind == "return"))).scalars()
+        assert sorted(m.cost for m in moves) == [600, 1200]  # back at the cost the units left with
+        documents = (
+            await session.execute(select(FiscalDocument).where(FiscalDocument.doc_type == 61))
+        ).scalars()
+        assert sorted(d.folio or 0 for d in documents) == [7, 8]
+
+    z = ok(await till.call("cash.close", {"register_id": register, "counted": {"cash": 11_090, "card": 0}}))
+    lines = {line["tender"]: line for line in z["lines"]}
+    assert lines["cash"]["expected"] == 10_000 + 3270 - 2180  # the cash refund left the drawer
+    assert lines["card"]["expected"] == -1090 and z["sales_total"] == 0
