@@ -137,14 +137,17 @@ def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
 
 
 class Till:
-    def __init__(self, url: str, token: str, register: str, barcodes: list[str], figures: Figures) -> None:
-        self.url, self.token, self.register, self.barcodes, self.figures = (
-            url,
-            token,
-            register,
-            barcodes,
-            figures,
-        )
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        register: str,
+        barcodes: list[str],
+        figures: Figures,
+        checkout_ratio: float,
+    ) -> None:
+        self.url, self.token, self.register = url, token, register
+        self.barcodes, self.figures, self.checkout_ratio = barcodes, figures, checkout_ratio
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def call(self, socket: Any, type_: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -163,7 +166,7 @@ class Till:
             if future is not None and not future.done():
                 future.set_result(frame)
 
-    async def run(self, until: float, rng: random.Random) -> None:
+    async def run(self, until: float, rng: random.Random, measure_from: float) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
         async with websockets.connect(self.url, additional_headers=headers, max_queue=None) as socket:
             await socket.recv()  # welcome
@@ -182,19 +185,22 @@ class Till:
                     answer, ms = await self.call(
                         socket, "cart.add", {"register_id": self.register, "code": code}
                     )
+                    measuring = time.monotonic() >= measure_from
                     if answer["type"] == "reply":
-                        self.figures.scan_ms.append(ms)
+                        if measuring:
+                            self.figures.scan_ms.append(ms)
                         total = answer["payload"]["total"]
                     else:
                         self.figures.error(answer["code"])
-                    if rng.random() < 0.1 and total > 0:
+                    if rng.random() < self.checkout_ratio and total > 0:
                         tenders = [{"kind": "card", "amount": total}]
                         answer, ms = await self.call(
                             socket, "checkout", {"register_id": self.register, "tenders": tenders}
                         )
                         if answer["type"] == "reply":
-                            self.figures.checkout_ms.append(ms)
-                            self.figures.sales += 1
+                            if measuring:
+                                self.figures.checkout_ms.append(ms)
+                                self.figures.sales += 1
                             total = 0
                         else:
                             self.figures.error(answer["code"])
@@ -232,6 +238,8 @@ async def main() -> None:
     )
     parser.add_argument("--tills", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5, help="seconds at the start not measured")
+    parser.add_argument("--checkout-ratio", type=float, default=0.1, help="chance of a checkout after a scan")
     parser.add_argument("--url", help="ws://.../ws of a running hub (needs --token and --registers)")
     parser.add_argument("--token")
     parser.add_argument("--registers", help="comma-separated register ids for --url")
@@ -269,12 +277,13 @@ async def main() -> None:
                                for _ in range(args.tills)))  # fmt: skip
 
         figures = Figures()
-        started = time.monotonic()
+        started = time.monotonic() + args.warmup  # actors start and caches fill before we measure
         until = started + args.seconds
         tills = [
-            Till(url, token, registers[n % len(registers)], barcodes, figures) for n in range(args.tills)
+            Till(url, token, registers[n % len(registers)], barcodes, figures, args.checkout_ratio)
+            for n in range(args.tills)
         ]
-        await asyncio.gather(*(t.run(until, random.Random(n)) for n, t in enumerate(tills)))
+        await asyncio.gather(*(t.run(until, random.Random(n), started) for n, t in enumerate(tills)))
         elapsed = time.monotonic() - started
     finally:
         for process in processes:
@@ -284,6 +293,7 @@ async def main() -> None:
     result = {
         "tills": args.tills,
         "seconds": round(elapsed, 1),
+        "warmup_seconds": args.warmup,
         "scan_ms": summary(figures.scan_ms),
         "checkout_ms": summary(figures.checkout_ms),
         "scans": len(figures.scan_ms),
