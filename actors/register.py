@@ -35,7 +35,13 @@ from actors.sales.totals import cart_totals
 from hub.auth.passwords import default_passwords
 from hub.auth.principal import Principal
 from hub.db import Database
-from schema.errors import NotFoundError, PermissionDeniedError, StorehubError, ValidationError
+from schema.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    StorehubError,
+    ValidationError,
+)
 from schema.messages.catalog import ProductView
 from schema.messages.till import (
     AddItem,
@@ -57,6 +63,7 @@ from schema.models import Register, Store, Tenant, User
 from schema.models.identity import Role
 
 SCALE_MAX_AGE_SECONDS = 2.0
+PIN_FAILURES_PER_MINUTE = 5  # wrong manager PINs a till may try before it must wait
 MAX_CASHIER_DISCOUNT = 10  # percent; more needs a manager
 REMEMBERED_ANSWERS = 500
 
@@ -124,6 +131,7 @@ class RegisterActor(Actor):
         self.version = 0
         self.reading: tuple[ScaleReading, float] | None = None
         self.answers: OrderedDict[str, Any] = OrderedDict()
+        self.pin_failures: list[float] = []  # monotonic times of wrong manager PINs at this till
 
     async def on_start(self) -> None:
         async with self.deps.db.tenant(self.tenant_id) as session:
@@ -372,7 +380,19 @@ class RegisterActor(Actor):
             raise ValidationError("a return needs a command id (it makes resending safe)")
         self._require_session()
         assert self.session_id is not None
-        approved_by = await _approver(self.deps.db, self.tenant_id, principal, request)
+        now = time.monotonic()
+        self.pin_failures = [t for t in self.pin_failures if now - t < 60]
+        if len(self.pin_failures) >= PIN_FAILURES_PER_MINUTE:
+            wait = int(60 - (now - self.pin_failures[0])) + 1
+            raise RateLimitedError(
+                f"too many wrong PINs at this till; try again in {wait} s", retry_after=wait
+            )
+        try:
+            approved_by = await _approver(self.deps.db, self.tenant_id, principal, request)
+        except PermissionDeniedError:
+            if request.pin is not None:
+                self.pin_failures.append(now)
+            raise
         wanted: dict[int, int] | None = None
         if request.lines is not None:
             wanted = {}

@@ -329,3 +329,27 @@ async def test_returns_make_credit_notes_with_approval_and_bring_stock_back(worl
     lines = {line["tender"]: line for line in z["lines"]}
     assert lines["cash"]["expected"] == 10_000 + 3270 - 2180  # the cash refund left the drawer
     assert lines["card"]["expected"] == -1090 and z["sales_total"] == 0
+
+
+async def test_wrong_manager_pins_are_limited_per_till(world: World) -> None:
+    await stock_shop(world)
+    register = str(world.a.register_id)
+    async with world.db.tenant(world.a.tenant_id) as session:
+        manager = (await session.execute(select(User).where(User.username == "u-manager"))).scalar_one()
+        manager.pin_hash = default_passwords().hash_pin("2468")
+    till = await open_till(world)
+    ok(await till.call("cash.open", {"register_id": register, "float_amount": 0}))
+    ok(await till.call("cart.add", {"register_id": register, "code": world.a.barcode}))
+    sale = ok(
+        await till.call("checkout", {"register_id": register, "tenders": [{"kind": "card", "amount": 1090}]})
+    )
+    attempt = {
+        "register_id": register,
+        "sale_id": sale["sale_id"],
+        "reason": "prueba",
+        "approver": "u-manager",
+    }
+    for pin in ("0000", "1111", "2222", "3333", "4444"):
+        refused(await till.call("sale.return", attempt | {"pin": pin}), "forbidden")
+    refused(await till.call("sale.return", attempt | {"pin": "2468"}), "rate_limited")  # even the right one
+    assert await sales_count(world) == 1
