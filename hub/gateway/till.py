@@ -37,6 +37,7 @@ from schema.messages.till import (
 )
 from schema.models import Device
 from schema.models.identity import Role
+from schema.wire import Message
 
 
 async def register_ref(conn: Connection, register_id: uuid.UUID) -> ActorRef:
@@ -78,34 +79,28 @@ async def ask_register(conn: Connection, register_id: uuid.UUID, payload: Any, c
     )
 
 
-@command("cart.add", AddItem, role=Role.CASHIER)
-async def add_item(conn: Connection, msg: AddItem, command_id: str | None) -> Any:
+# Commands the register itself answers: the gateway only checks the register and forwards.
+REGISTER_COMMANDS: tuple[tuple[str, type[Message]], ...] = (
+    ("cart.add", AddItem),
+    ("cart.set_qty", SetQuantity),
+    ("cart.remove", RemoveLine),
+    ("cart.discount", DiscountLine),
+    ("cart.clear", ClearCart),
+    ("cart.get", GetCart),
+    ("checkout", Checkout),
+    ("sale.return", ReturnSale),
+    ("cash.open", OpenCashSession),
+    ("cash.move", CashMovement),
+    ("cash.close", CloseCashSession),
+)
+
+
+async def _forward(conn: Connection, msg: Any, command_id: str | None) -> Any:
     return await ask_register(conn, msg.register_id, msg, command_id)
 
 
-@command("cart.set_qty", SetQuantity, role=Role.CASHIER)
-async def set_quantity(conn: Connection, msg: SetQuantity, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cart.remove", RemoveLine, role=Role.CASHIER)
-async def remove_line(conn: Connection, msg: RemoveLine, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cart.discount", DiscountLine, role=Role.CASHIER)
-async def discount_line(conn: Connection, msg: DiscountLine, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cart.clear", ClearCart, role=Role.CASHIER)
-async def clear_cart(conn: Connection, msg: ClearCart, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cart.get", GetCart, role=Role.CASHIER)
-async def get_cart(conn: Connection, msg: GetCart, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
+for _type, _payload in REGISTER_COMMANDS:
+    command(_type, _payload, role=Role.CASHIER)(_forward)
 
 
 @command("scale.reading", ScaleReading, kinds=ALL_KINDS)
@@ -121,28 +116,3 @@ async def scale_reading(conn: Connection, msg: ScaleReading, command_id: str | N
 @command("catalog.search", SearchProducts, role=Role.CASHIER)
 async def search(conn: Connection, msg: SearchProducts, command_id: str | None) -> Any:
     return await ask_tenant(conn, msg)
-
-
-@command("checkout", Checkout, role=Role.CASHIER)
-async def checkout(conn: Connection, msg: Checkout, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cash.open", OpenCashSession, role=Role.CASHIER)
-async def cash_open(conn: Connection, msg: OpenCashSession, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cash.move", CashMovement, role=Role.CASHIER)
-async def cash_move(conn: Connection, msg: CashMovement, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("cash.close", CloseCashSession, role=Role.CASHIER)
-async def cash_close(conn: Connection, msg: CloseCashSession, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
-
-
-@command("sale.return", ReturnSale, role=Role.CASHIER)
-async def return_sale(conn: Connection, msg: ReturnSale, command_id: str | None) -> Any:
-    return await ask_register(conn, msg.register_id, msg, command_id)
