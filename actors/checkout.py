@@ -98,14 +98,29 @@ class PricedLine:
     tax_class: str
 
 
-async def find_sale(db: Database, ctx: SaleContext, command_id: str) -> SaleReceipt | None:
-    async with db.tenant(ctx.tenant_id) as session:
-        sale = (
-            await session.execute(
-                select(Sale).where(Sale.register_id == ctx.register_id, Sale.command_id == command_id)
-            )
-        ).scalar_one_or_none()
-        return None if sale is None else await receipt_of(session, sale)
+async def claim_command(session: AsyncSession, register_id: uuid.UUID, command_id: str) -> SaleReceipt | None:
+    """The document this register's command id already made, if any.
+
+    On Postgres it first takes an advisory lock on (register, command id): a resend racing its original
+    (a till that reconnected to another node) waits for it here and then finds its document, instead of
+    competing for the same stock.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"checkout:{register_id}:{command_id}"},
+        )
+    made = (
+        await session.execute(_SALE_BY_COMMAND, {"register_id": register_id, "command_id": command_id})
+    ).scalar_one_or_none()
+    return None if made is None else await receipt_of(session, made)
+
+
+async def find_sale(
+    db: Database, tenant_id: uuid.UUID, register_id: uuid.UUID, command_id: str
+) -> SaleReceipt | None:
+    async with db.tenant(tenant_id) as session:
+        return await claim_command(session, register_id, command_id)
 
 
 async def commit_sale(
@@ -118,20 +133,9 @@ async def commit_sale(
     doc_type: int,
 ) -> SaleReceipt:
     async with db.tenant(ctx.tenant_id) as session:
-        if db.is_postgres:
-            # A resend racing its original (a till that reconnected to another node) waits for it here and
-            # then finds its sale, instead of competing for the same stock.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"checkout:{ctx.register_id}:{command_id}"},
-            )
-        existing = (
-            await session.execute(
-                _SALE_BY_COMMAND, {"register_id": ctx.register_id, "command_id": command_id}
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            return await receipt_of(session, existing)
+        made = await claim_command(session, ctx.register_id, command_id)
+        if made is not None:
+            return made
         sale_id = uuid7()
         costs = await _take_stock(session, ctx, sale_id, lines)
         number = await next_number(session, ctx.tenant_id, "sale")

@@ -240,9 +240,22 @@ class RegisterActor(Actor):
                 raise ValidationError(f"RegisterActor cannot handle {type(other).__name__}")
         return await self._changed()
 
-    def _require_session(self) -> None:
+    def _require_session(self) -> uuid.UUID:
         if self.session_id is None:
             raise NoCashSessionError("open the cash session (abrir caja) first")
+        return self.session_id
+
+    def _sale_context(self, principal: Principal) -> SaleContext:
+        """Where and by whom a sale or credit note is made; needs the open cash session."""
+        return SaleContext(
+            tenant_id=self.tenant_id,
+            register_id=self.register_id,
+            store_id=self.store_id,
+            warehouse_id=self.warehouse_id,
+            cash_session_id=self._require_session(),
+            user_id=principal.user_id,
+            block_negative_stock=self.block_negative_stock,
+        )
 
     def _line(self, line_id: int) -> _Line:
         line = self.lines.get(line_id)
@@ -344,21 +357,12 @@ class RegisterActor(Actor):
     async def _checkout(self, checkout: Checkout, principal: Principal, command_id: str | None) -> Any:
         if command_id is None:
             raise ValidationError("a checkout needs a command id (it makes resending safe)")
-        ctx = SaleContext(
-            tenant_id=self.tenant_id,
-            register_id=self.register_id,
-            store_id=self.store_id,
-            warehouse_id=self.warehouse_id,
-            cash_session_id=self.session_id or uuid.UUID(int=0),
-            user_id=principal.user_id,
-            block_negative_stock=self.block_negative_stock,
-        )
-        if not self.lines:
-            made = await find_sale(self.deps.db, ctx, command_id)  # resent after a hub restart
+        if not self.lines:  # resent after a hub restart emptied the cart?
+            made = await find_sale(self.deps.db, self.tenant_id, self.register_id, command_id)
             if made is not None:
                 return made
             raise EmptyCartError("the cart is empty")
-        self._require_session()
+        ctx = self._sale_context(principal)
         priced = self._cart_lines()
         totals = cart_totals(priced)
         settlement = settle(totals.total, checkout.tenders, self.currency)
@@ -378,8 +382,7 @@ class RegisterActor(Actor):
     async def _return(self, request: ReturnSale, principal: Principal, command_id: str | None) -> Any:
         if command_id is None:
             raise ValidationError("a return needs a command id (it makes resending safe)")
-        self._require_session()
-        assert self.session_id is not None
+        ctx = self._sale_context(principal)
         now = time.monotonic()
         self.pin_failures = [t for t in self.pin_failures if now - t < 60]
         if len(self.pin_failures) >= PIN_FAILURES_PER_MINUTE:
@@ -398,15 +401,6 @@ class RegisterActor(Actor):
             wanted = {}
             for line in request.lines:
                 wanted[line.line_no] = wanted.get(line.line_no, 0) + line.quantity
-        ctx = SaleContext(
-            tenant_id=self.tenant_id,
-            register_id=self.register_id,
-            store_id=self.store_id,
-            warehouse_id=self.warehouse_id,
-            cash_session_id=self.session_id,
-            user_id=principal.user_id,
-            block_negative_stock=self.block_negative_stock,
-        )
         return await commit_return(
             self.deps.db, ctx, command_id, request.sale_id, wanted, request.reason, request.refund,
             approved_by, self.currency,

@@ -14,10 +14,10 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.checkout import SaleContext, next_folio, next_number, receipt_of, tax_dict
+from actors.checkout import SaleContext, claim_command, next_folio, next_number, tax_dict
 from actors.sales.average_cost import StockState, returned
 from actors.sales.cash_rounding import round_cash_clp
 from actors.sales.taxes import tax_breakdown
@@ -63,18 +63,9 @@ async def commit_return(
     currency: str,
 ) -> SaleReceipt:
     async with db.tenant(ctx.tenant_id) as session:
-        if db.is_postgres:
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"checkout:{ctx.register_id}:{command_id}"},
-            )
-        existing = (
-            await session.execute(
-                select(Sale).where(Sale.register_id == ctx.register_id, Sale.command_id == command_id)
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            return await receipt_of(session, existing)
+        made = await claim_command(session, ctx.register_id, command_id)
+        if made is not None:
+            return made
         original = (
             await session.execute(select(Sale).where(Sale.id == sale_id).with_for_update())
         ).scalar_one_or_none()

@@ -141,13 +141,16 @@ class LocalBus:
     ) -> SubscribeResult:
         state = self._stream(tenant_id, stream)
         # Replay and registration happen without an await in between, so nothing falls in a gap.
-        result = SubscribeResult(subscription=_LocalSubscription(state, 0), seq=state.seq, epoch=self.epoch)
-        if since is not None:
-            result.missed, result.needs_resync = _missed(state, since, epoch, self.epoch)
+        missed, needs_resync = _missed(state, since, epoch, self.epoch) if since is not None else ([], False)
         self._next_key += 1
         state.listeners[self._next_key] = listener
-        result.subscription = _LocalSubscription(state, self._next_key)
-        return result
+        return SubscribeResult(
+            subscription=_LocalSubscription(state, self._next_key),
+            seq=state.seq,
+            epoch=self.epoch,
+            missed=missed,
+            needs_resync=needs_resync,
+        )
 
 
 def _missed(

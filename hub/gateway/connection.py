@@ -11,10 +11,10 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hub.auth.principal import Principal
-from hub.events.bus import StreamEvent, Subscription
+from hub.events.bus import Listener, StreamEvent, Subscription
 from schema.wire import EventFrame, ServerFrame, encode
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Connection:
             log.warning("socket of tenant %s too slow; disconnecting", self.principal.tenant_id)
             self.too_slow.set()
 
-    def listener(self, stream: str) -> Any:
+    def listener(self, stream: str) -> Listener:
         def deliver(event: StreamEvent) -> None:
             follow = self.follows.get(stream)
             if follow is None:
