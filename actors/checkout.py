@@ -11,8 +11,6 @@ register returns the sale made the first time: a till that lost the reply and re
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -21,12 +19,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.sales.average_cost import StockState, issue
+from actors.checkout_pg import commit_sale_pg
+from actors.sale_plan import (
+    OutOfStockError,
+    PricedLine,
+    ProductFacts,
+    SaleContext,
+    plan_stock,
+    tax_dict,
+)
 from actors.sales.settlement import Settlement
 from actors.stock import lock_levels
 from hub.db import Database
 from hub.events.outbox import emit
-from schema.errors import ConflictError
 from schema.ids import utc_iso, uuid7
 from schema.messages.till import CartLine, SaleReceipt, TaxLine, TenderView
 from schema.models import (
@@ -41,6 +46,19 @@ from schema.models import (
     StockLevel,
     StockMovement,
 )
+
+__all__ = [
+    "OutOfStockError",
+    "PricedLine",
+    "SaleContext",
+    "claim_command",
+    "commit_sale",
+    "find_sale",
+    "next_folio",
+    "next_number",
+    "receipt_of",
+    "tax_dict",
+]
 
 # Statements built once: a checkout runs on the hub's event loop, and building and cache-keying SQLAlchemy
 # statements per call was half of its CPU. Each call only binds parameters.
@@ -73,29 +91,6 @@ _UPDATE_LEVEL = (
 _PRODUCT_FACTS = select(Product.id, Product.sku, Product.name, Product.min_stock).where(
     Product.id.in_(bindparam("ids", expanding=True))
 )
-
-
-class OutOfStockError(ConflictError):
-    """Not enough stock, and the tenant's policy blocks selling below zero."""
-
-    code = "out_of_stock"
-
-
-@dataclass(frozen=True, slots=True)
-class SaleContext:
-    tenant_id: uuid.UUID
-    register_id: uuid.UUID
-    store_id: uuid.UUID
-    warehouse_id: uuid.UUID
-    cash_session_id: uuid.UUID
-    user_id: uuid.UUID | None
-    block_negative_stock: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PricedLine:
-    line: CartLine
-    tax_class: str
 
 
 async def claim_command(session: AsyncSession, register_id: uuid.UUID, command_id: str) -> SaleReceipt | None:
@@ -132,6 +127,28 @@ async def commit_sale(
     settlement: Settlement,
     doc_type: int,
 ) -> SaleReceipt:
+    """Commit a sale (see the module docstring); on Postgres through ``actors.checkout_pg``."""
+    if db.is_postgres:
+        async with db.tenant(ctx.tenant_id) as session:
+            done = await commit_sale_pg(session, ctx, command_id, lines, taxes, settlement, doc_type)
+            if isinstance(done, SaleReceipt):
+                return done
+            sale = await session.get(Sale, (ctx.tenant_id, done))
+            assert sale is not None
+            return await receipt_of(session, sale)
+    return await commit_sale_portable(db, ctx, command_id, lines, taxes, settlement, doc_type)
+
+
+async def commit_sale_portable(
+    db: Database,
+    ctx: SaleContext,
+    command_id: str,
+    lines: list[PricedLine],
+    taxes: list[TaxLine],
+    settlement: Settlement,
+    doc_type: int,
+) -> SaleReceipt:
+    """The same commit through SQLAlchemy statements: SQLite's path (and a reference for Postgres)."""
     async with db.tenant(ctx.tenant_id) as session:
         made = await claim_command(session, ctx.register_id, command_id)
         if made is not None:
@@ -197,89 +214,33 @@ async def commit_sale(
 async def _take_stock(
     session: AsyncSession, ctx: SaleContext, sale_id: uuid.UUID, lines: list[PricedLine]
 ) -> dict[int, int]:
-    """Issue every line's quantity from the register's warehouse; returns the cost of goods per line."""
-    wanted: dict[uuid.UUID, int] = defaultdict(int)
-    for priced in lines:
-        wanted[priced.line.product_id] += priced.line.quantity
-    product_ids = sorted(wanted)
+    """Lock, plan and write the stock changes of a sale; returns the cost of goods per line."""
+    product_ids = sorted({priced.line.product_id for priced in lines})
     levels = await lock_levels(session, ctx.tenant_id, ctx.warehouse_id, product_ids)
-    products = {
-        row.id: row
-        for row in await session.execute(
-            select(Product.id, Product.sku, Product.name, Product.min_stock).where(
-                Product.id.in_(product_ids)
-            )
-        )
+    facts = {
+        row.id: ProductFacts(*levels[row.id], row.sku, row.name, row.min_stock)
+        for row in await session.execute(_PRODUCT_FACTS, {"ids": product_ids})
     }
+    plan = plan_stock(ctx, lines, facts)
+    now = datetime.now(UTC)
+    rows = zip(plan.product_ids, plan.quantities, plan.avg_costs, plan.issued, plan.costs, strict=True)
     updates: list[dict[str, object]] = []
     movements: list[dict[str, object]] = []
-    product_costs: dict[uuid.UUID, int] = {}
-    now = datetime.now(UTC)
-    for product_id in product_ids:
-        before, avg_cost = levels[product_id]
-        state, cost = issue(StockState(quantity=before, avg_cost=avg_cost), wanted[product_id])
-        product = products.get(product_id)
-        if ctx.block_negative_stock and state.quantity < 0:
-            name = product.name if product is not None else str(product_id)
-            raise OutOfStockError(
-                f"not enough stock of {name}: {before / 1000:g} left",
-                product_id=str(product_id),
-                available=before,
-                wanted=wanted[product_id],
-            )
-        product_costs[product_id] = cost
-        key = {"tenant_id": ctx.tenant_id, "warehouse_id": ctx.warehouse_id, "product_id": product_id}
+    for product_id, quantity, avg_cost, issued, cost in rows:
         updates.append(
             {"k_tenant": ctx.tenant_id, "k_warehouse": ctx.warehouse_id, "k_product": product_id,
-             "quantity": state.quantity, "avg_cost": state.avg_cost, "updated_at": now}
+             "quantity": quantity, "avg_cost": avg_cost, "updated_at": now}
         )  # fmt: skip
         movements.append(
-            key
-            | {
-                "id": uuid7(),
-                "kind": "sale",
-                "quantity": -wanted[product_id],
-                "cost": cost,
-                "avg_cost_after": state.avg_cost,
-                "quantity_after": state.quantity,
-                "ref_id": sale_id,
-                "user_id": ctx.user_id,
-                "created_at": now,
-            }
-        )
-        if product is not None and before >= product.min_stock > state.quantity:
-            emit(
-                session,
-                "tenant",
-                "LowStock",
-                {
-                    "product_id": str(product_id),
-                    "sku": product.sku,
-                    "name": product.name,
-                    "warehouse_id": str(ctx.warehouse_id),
-                    "quantity": state.quantity,
-                    "min_stock": product.min_stock,
-                },
-            )
+            {"tenant_id": ctx.tenant_id, "warehouse_id": ctx.warehouse_id, "product_id": product_id,
+             "id": uuid7(), "kind": "sale", "quantity": -issued, "cost": cost, "avg_cost_after": avg_cost,
+             "quantity_after": quantity, "ref_id": sale_id, "user_id": ctx.user_id, "created_at": now}
+        )  # fmt: skip
+    for event in plan.low_stock:
+        emit(session, "tenant", "LowStock", event)
     await session.execute(_UPDATE_LEVEL, updates)
     await session.execute(_INSERT_MOVEMENTS, movements)
-    return _split_costs(lines, product_costs, wanted)
-
-
-def _split_costs(
-    lines: list[PricedLine], product_costs: dict[uuid.UUID, int], wanted: dict[uuid.UUID, int]
-) -> dict[int, int]:
-    """Each product's cost of goods over its lines, in proportion to quantity, exact in total."""
-    costs: dict[int, int] = {}
-    remaining = dict(product_costs)
-    left = dict(wanted)
-    for priced in lines:
-        pid, qty = priced.line.product_id, priced.line.quantity
-        share = remaining[pid] if qty == left[pid] else remaining[pid] * qty // left[pid]
-        costs[priced.line.line_id] = share
-        remaining[pid] -= share
-        left[pid] -= qty
-    return costs
+    return plan.line_costs
 
 
 async def next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> int:
@@ -353,16 +314,6 @@ def _sale_lines(
         }
         for n, p in enumerate(lines, start=1)
     ]
-
-
-def tax_dict(tax: TaxLine) -> dict[str, int | str]:
-    return {
-        "tax_class": tax.tax_class,
-        "rate_percent": tax.rate_percent,
-        "gross": tax.gross,
-        "net": tax.net,
-        "tax": tax.tax,
-    }
 
 
 async def receipt_of(session: AsyncSession, sale: Sale) -> SaleReceipt:
