@@ -3,9 +3,10 @@
 #   libxml2-dev libxmlsec1-dev pkg-config: lxml and xmlsec are built from source against one libxml2
 #   postgresql redis-server: the test fixtures start private servers when none listens
 #   chromium chromium-driver: the browser tests (tests/clients/) drive the real pages with it
+#   xmlsec1 openssl: independent verifiers of our XML signatures and TED stamps (tests/fiscal/)
 set -euo pipefail
 packages=(build-essential pkg-config libxml2-dev libxslt1-dev libxmlsec1-dev libxmlsec1-openssl
-          postgresql redis-server chromium chromium-driver)
+          postgresql redis-server chromium chromium-driver xmlsec1 openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
