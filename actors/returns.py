@@ -69,7 +69,7 @@ async def commit_return(
         original = (
             await session.execute(select(Sale).where(Sale.id == sale_id).with_for_update())
         ).scalar_one_or_none()
-        if original is None:
+        if original is None or original.store_id != ctx.store_id:  # as sale.lookup: this store's sales only
             raise NotFoundError("sale not found", sale_id=str(sale_id))
         if original.kind != "sale":
             raise NotReturnableError("a credit note cannot itself be returned")

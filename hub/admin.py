@@ -19,6 +19,7 @@ from schema.models.identity import Role
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 USERNAME = re.compile(r"^[a-z0-9._-]{2,60}$")
+PIN = re.compile(r"^[0-9]{4,8}$")  # as the users API accepts them
 COUNTRY_DEFAULTS = {"CL": ("CLP", "America/Santiago"), "EC": ("USD", "America/Guayaquil")}
 MIN_PASSWORD = 8
 
@@ -99,6 +100,7 @@ async def create_user(
     password: str,
     display_name: str = "",
     store_code: str | None = None,
+    pin: str | None = None,
 ) -> uuid.UUID:
     tenant_id = await db.tenant_id_by_slug(tenant_slug)
     if tenant_id is None:
@@ -112,7 +114,10 @@ async def create_user(
         raise ValidationError(f"role must be one of {', '.join(r.value for r in Role)}") from None
     if len(password) < MIN_PASSWORD:
         raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+    if pin is not None and not PIN.match(pin):
+        raise ValidationError("a PIN is 4 to 8 digits")
     password_hash = hash_password(password)
+    pin_hash = hash_password(pin) if pin is not None else None
     async with db.tenant(tenant_id) as session:
         if (await session.execute(select(User.id).where(User.username == username))).first():
             raise ConflictError(f"user {username!r} already exists in {tenant_slug}")
@@ -128,6 +133,7 @@ async def create_user(
             role=role_value.value,
             store_id=store_id,
             password_hash=password_hash,
+            pin_hash=pin_hash,
         )
         session.add(user)
     return user.id

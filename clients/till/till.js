@@ -10,6 +10,7 @@ import { createCartView } from "/till/cart.js";
 import { createCash } from "/till/cash.js";
 import { createCatalog } from "/till/catalog.js";
 import { createPay } from "/till/pay.js";
+import { createReturns } from "/till/returns.js";
 import { $, Overlays, Toasts, h } from "/till/ui.js";
 import { createWeigh } from "/till/weigh.js";
 
@@ -144,6 +145,7 @@ function start(messages, me, register) {
   app.catalog = createCatalog(app);
   app.pay = createPay(app);
   app.cash = createCash(app);
+  app.returns = createReturns(app); // after the cash menu: its "Devoluciones" entry opens the returns sheet
 
   bindConnectionBadge(live, $("conn"), {
     connecting: t("conn.connecting"),

@@ -3,6 +3,9 @@
 Before anything reaches a register the gateway checks that it exists in the principal's tenant (another
 tenant's register is simply not found), that a user may act on its store, and that a device is bound to
 it. The answer is cached per socket, so a scan costs one ask of the register actor.
+
+``sale.lookup`` is a read: after the same register check it queries the database directly
+(``actors.sale_lookup``), confined to the tenant and to the register's store, without asking the register.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import Any
 from actors.catalog_ref import CatalogRef
 from actors.register import RegisterActor, TillCommand, register_address
 from actors.runtime import ActorRef, Props
+from actors.sale_lookup import returnable_sale
 from actors.tenant import GetCatalog, RegisterInfo, RegisterPlace
 from hub.gateway.builtin import ALL_KINDS
 from hub.gateway.catalog import ask_tenant, tenant_ref
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
-from schema.errors import PermissionDeniedError
+from schema.errors import PermissionDeniedError, ValidationError
 from schema.messages.till import (
     AddItem,
     CashMovement,
@@ -28,8 +32,10 @@ from schema.messages.till import (
     CloseCashSession,
     DiscountLine,
     GetCart,
+    LookupSale,
     OpenCashSession,
     RemoveLine,
+    ReturnableSale,
     ReturnSale,
     ScaleReading,
     SearchProducts,
@@ -116,3 +122,17 @@ async def scale_reading(conn: Connection, msg: ScaleReading, command_id: str | N
 @command("catalog.search", SearchProducts, role=Role.CASHIER)
 async def search(conn: Connection, msg: SearchProducts, command_id: str | None) -> Any:
     return await ask_tenant(conn, msg)
+
+
+@command("sale.lookup", LookupSale, role=Role.CASHIER)
+async def lookup_sale(conn: Connection, msg: LookupSale, command_id: str | None) -> ReturnableSale:
+    if (msg.number is None) == (msg.sale_id is None):
+        raise ValidationError("give either the sale's number or its sale_id")
+    principal, services = conn.principal, conn.services
+    place: RegisterPlace = await tenant_ref(conn).ask(
+        RegisterInfo(msg.register_id), timeout=services.settings.ask_timeout_seconds
+    )
+    principal.require_store(place.store_id)
+    return await returnable_sale(
+        services.db, principal.tenant_id, place.store_id, number=msg.number, sale_id=msg.sale_id
+    )

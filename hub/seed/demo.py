@@ -33,6 +33,7 @@ from schema.models import (
 )
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed for the demo; never used for real tenants
+DEMO_MANAGER_PIN = "2468"  # the managers' PIN that approves a cashier's return at the till
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ async def seed_demo(db: Database, *, reset: bool = False) -> list[DemoLogin]:
                     role=role,
                     password=DEMO_PASSWORD,
                     display_name=display,
+                    pin=DEMO_MANAGER_PIN if role == "manager" else None,
                 )
         logins += [DemoLogin(spec["slug"], u, r) for u, r, _ in users]
     return logins
@@ -154,6 +156,7 @@ async def _fill_minimarket(
             [
                 FolioRange(tenant_id=tenant_id, doc_type=39, first_folio=1, last_folio=1000, next_folio=1),
                 FolioRange(tenant_id=tenant_id, doc_type=33, first_folio=1, last_folio=500, next_folio=1),
+                FolioRange(tenant_id=tenant_id, doc_type=61, first_folio=1, last_folio=200, next_folio=1),
             ]
         )
         session.add_all(

@@ -19,6 +19,10 @@ Wire types (``type`` in the envelope) -> payload struct, minimum role cashier un
     cash.move       CashMovement     reply CashSessionView
     cash.close      CloseCashSession reply ZReport
     sale.return     ReturnSale       reply SaleReceipt (kind "return", doc_type 61, negated amounts)
+    sale.lookup     LookupSale       reply ReturnableSale (read only: a sale of the register's store, by
+                                     its printed number or its id, with what each line has left to return;
+                                     another store's or tenant's sale is ``not_found``, a credit note
+                                     ``not_returnable``)
 
 Error codes besides the gateway's (``invalid``, ``forbidden``, ``not_found``...): ``no_cash_session``,
 ``cash_session_open``, ``empty_cart``, ``scale_stale``, ``scale_unstable``, ``scale_empty``,
@@ -131,6 +135,18 @@ class ReturnSale(Message, frozen=True, kw_only=True):
     pin: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,12}$")] | None = None
 
 
+class LookupSale(Message, frozen=True, kw_only=True):
+    """Find a sale to return: by the number printed on its receipt, or by its id (exactly one of them).
+
+    ``number`` counts sales only (credit notes are numbered apart), so a number always names a sale; a
+    credit note's id is answered ``not_returnable``.
+    """
+
+    register_id: uuid.UUID
+    number: Annotated[int, msgspec.Meta(gt=0, le=10**12)] | None = None
+    sale_id: uuid.UUID | None = None
+
+
 class OpenCashSession(Message, frozen=True, kw_only=True):
     register_id: uuid.UUID
     float_amount: Money
@@ -207,6 +223,40 @@ class SaleReceipt(Message, frozen=True, kw_only=True):
     original_sale_id: uuid.UUID | None = None
     reason: str = ""
     approved_by: uuid.UUID | None = None
+
+
+class ReturnableLine(Message, frozen=True, kw_only=True):
+    line_no: int  # the line of the sale: ReturnLine.line_no
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit: str  # "unit" or "kg"
+    quantity: int  # sold, thousandths
+    returned: int  # already given back by earlier credit notes, thousandths (>= 0)
+    returnable: int  # quantity - returned: the most a ReturnLine may still ask for
+    unit_price: int
+    discount_percent: int = 0
+    total: int  # the line as sold, tax included (a partial return refunds it pro rata)
+
+
+class ReturnableSale(Message, frozen=True, kw_only=True):
+    """A sale as the returns screen needs it: what was sold and how much of each line is left to return."""
+
+    sale_id: uuid.UUID
+    number: int
+    kind: Literal["sale", "return"] = "sale"
+    register_id: uuid.UUID
+    created_at: str
+    doc_type: int
+    folio: int | None
+    total: int
+    rounding: int
+    to_pay: int
+    tenders: list[TenderView]
+    lines: list[ReturnableLine]
+    returned_total: int = 0  # sum of the earlier credit notes' totals (>= 0)
+    credit_notes: int = 0  # how many credit notes were already made for this sale
+    returnable: bool = True  # whether any line has something left to return
 
 
 class CashSessionView(Message, frozen=True, kw_only=True):

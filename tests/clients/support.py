@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
+
+from hub.auth.passwords import default_passwords
+from hub.db import Database
+from schema.models import User
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "till"
 
@@ -15,6 +22,13 @@ def clp(amount: int) -> str:
     """How the till writes pesos: ``$1.234``."""
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,}".replace(",", ".")
+
+
+async def give_pin(db: Database, tenant_id: uuid.UUID, username: str, pin: str) -> None:
+    """The demo seeds no PINs: give this user (a manager, to approve returns at a till) one."""
+    async with db.tenant(tenant_id) as session:
+        user = (await session.execute(select(User).where(User.username == username))).scalar_one()
+        user.pin_hash = await asyncio.to_thread(default_passwords().hash_pin, pin)
 
 
 async def shot(page: Any, name: str) -> Path:

@@ -22,6 +22,8 @@ LOADING = "Cargando…"  # the one text a page may carry before its messages loa
 
 # Keys the code builds at run time ("errors." + code, "weigh." + state, ...): they must all exist.
 HUB_CODES = "not_found insufficient_tender no_cash_session scale_unstable scale_stale forbidden invalid"
+LOOKUP_CODES = "not_found not_found_id not_returnable invalid forbidden"
+RETURN_CODES = "over_return not_returnable not_found forbidden rate_limited no_cash_session invalid"
 DYNAMIC_KEYS = [
     *(f"errors.{code}" for code in [*HUB_CODES.split(), "timeout", "offline"]),
     *(f"weigh.{state}" for state in ("waiting", "stable", "unstable", "stale")),
@@ -29,6 +31,9 @@ DYNAMIC_KEYS = [
     "receipt.tender_card",
     "receipt.folio_39",
     "receipt.folio_33",
+    # The returns sheet has its own Spanish text for every refusal of sale.lookup and sale.return.
+    *(f"returns.errors.lookup_{code}" for code in LOOKUP_CODES.split()),
+    *(f"returns.errors.{code}" for code in RETURN_CODES.split()),
 ]
 
 
