@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from fiscal.cl.cli import add_fiscal_commands
 from hub.db import Database
 from hub.settings import Settings, load_settings
 from schema.errors import StorehubError
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--store", help="store code the user is bound to (default: all stores)")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(run=_create_user)
+    add_fiscal_commands(sub)
     return parser
 
 
