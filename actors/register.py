@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from actors.cash import NoCashSessionError, close_session, current_session, move_cash, open_session
-from actors.catalog_ref import CatalogRef
+from actors.catalog_ref import CatalogRef, SellingRules
 from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
 from actors.deps import ActorDeps
 from actors.returns import commit_return
@@ -64,7 +64,6 @@ from schema.models.identity import Role
 
 SCALE_MAX_AGE_SECONDS = 2.0
 PIN_FAILURES_PER_MINUTE = 5  # wrong manager PINs a till may try before it must wait
-MAX_CASHIER_DISCOUNT = 10  # percent; more needs a manager
 REMEMBERED_ANSWERS = 500
 
 
@@ -126,6 +125,9 @@ class RegisterActor(Actor):
         self.deps = deps
         self.catalog_source = catalog_source
         self.catalog: CatalogRef | None = None
+        # The tenant's selling rules (stock policy, scale labels, discount limit), read from the catalog
+        # reference before every command, so a change made at /api/v1/settings applies from the next one.
+        self.rules = SellingRules()
         self.lines: OrderedDict[int, _Line] = OrderedDict()
         self.next_line_id = 1
         self.version = 0
@@ -143,7 +145,6 @@ class RegisterActor(Actor):
         assert store is not None
         self.store_id, self.warehouse_id = store.id, store.warehouse_id
         self.currency = tenant.currency
-        self.block_negative_stock = tenant.stock_policy == "block"
         self.session_id = await current_session(self.deps.db, self.tenant_id, self.register_id)
         # The cart lives in memory: after a crash restart it is empty, and every till is told so at once.
         await self._publish("CartChanged", self._view())
@@ -158,6 +159,7 @@ class RegisterActor(Actor):
             return first
         if self.catalog is None or self.catalog.stale:
             self.catalog = await self.catalog_source()
+        self.rules = self.catalog.rules()
         remember = message.command_id is not None and not isinstance(message.payload, GetCart | ScaleReading)
         try:
             answer = await self._handle(message)
@@ -229,10 +231,9 @@ class RegisterActor(Actor):
                 self._line(line_id)
                 del self.lines[line_id]
             case DiscountLine(line_id=line_id, percent=percent):
-                if percent > MAX_CASHIER_DISCOUNT and not principal.is_at_least(Role.MANAGER):
-                    raise PermissionDeniedError(
-                        f"discounts above {MAX_CASHIER_DISCOUNT}% need a manager", limit=MAX_CASHIER_DISCOUNT
-                    )
+                limit = self.rules.max_cashier_discount
+                if percent > limit and not principal.is_at_least(Role.MANAGER):
+                    raise PermissionDeniedError(f"discounts above {limit}% need a manager", limit=limit)
                 self._line(line_id).discount_percent = percent
             case ClearCart():
                 self.lines.clear()
@@ -254,7 +255,7 @@ class RegisterActor(Actor):
             warehouse_id=self.warehouse_id,
             cash_session_id=self._require_session(),
             user_id=principal.user_id,
-            block_negative_stock=self.block_negative_stock,
+            block_negative_stock=self.rules.block_negative_stock,
         )
 
     def _line(self, line_id: int) -> _Line:
@@ -273,7 +274,7 @@ class RegisterActor(Actor):
         from_label = False
         if add.code is not None:
             code = add.code.strip()
-            scale_code = parse_scale_barcode(code)
+            scale_code = parse_scale_barcode(code, self.rules.scale)
             if scale_code is not None:
                 product = index.by_code(scale_code.plu)
                 if product is None or product.unit != "kg":

@@ -5,19 +5,25 @@ after passivation). Writes go to the database first, in one transaction with the
 changes only after the commit, so a failed write never leaves the cache ahead of the database. Changes made
 elsewhere (the REST API, another hub node) arrive as ``ProductChanged`` on the tenant's ``catalog`` stream
 and reload that product.
+
+The tenant's selling settings (stock policy, scale label rules, the cashier's discount limit) travel the same
+way: loaded with the catalog into the :class:`~actors.catalog_ref.CatalogRef` the registers read, and
+reloaded from the database when ``TenantSettingsChanged`` arrives on the ``catalog`` stream (the REST API
+writes them), so every till of the tenant, on every node, sells by the new rules without a restart.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
-from actors.catalog_ref import CatalogRef
+from actors.catalog_ref import CatalogRef, SellingRules
 from actors.deps import ActorDeps
 from actors.runtime import Actor, MailboxFull
 from actors.sales.catalog_index import CatalogIndex
+from actors.sales.scale_barcodes import ScaleBarcodeRules, ScaleKind
 from hub.events.bus import StreamEvent, Subscription
 from hub.events.outbox import emit
 from schema.errors import NotFoundError, ValidationError
@@ -30,7 +36,7 @@ from schema.messages.catalog import (
     SetPrice,
 )
 from schema.messages.till import SearchProducts
-from schema.models import Product, ProductBarcode, Register, Store
+from schema.models import Product, ProductBarcode, Register, Store, Tenant
 
 
 class TenantCommand:
@@ -45,6 +51,10 @@ class TenantCommand:
 
 class GetCatalog:
     """Ask for the tenant's catalog reference (registers read it directly; see actors.catalog_ref)."""
+
+
+class ReloadSellingRules:
+    """The tenant's selling settings changed (somewhere): read them again from the database."""
 
 
 class RegisterInfo:
@@ -90,7 +100,10 @@ class TenantActor(Actor):
 
     def _on_catalog_event(self, event: StreamEvent) -> None:
         try:
-            self.ref.tell_nowait(ProductChanged(product_id=uuid.UUID(event.payload["product_id"])))
+            if event.event == "TenantSettingsChanged":
+                self.ref.tell_nowait(ReloadSellingRules())
+            else:
+                self.ref.tell_nowait(ProductChanged(product_id=uuid.UUID(event.payload["product_id"])))
         except (MailboxFull, KeyError, ValueError, TypeError):
             self._stale = True  # reload everything before the next message instead
 
@@ -98,11 +111,18 @@ class TenantActor(Actor):
         async with self.deps.db.tenant(self.tenant_id) as session:
             products = (await session.execute(select(Product).where(Product.active))).scalars().all()
             barcodes = (await session.execute(select(ProductBarcode))).scalars().all()
+            tenant = (await session.execute(select(Tenant))).scalar_one()
         codes: dict[uuid.UUID, list[str]] = {}
         for barcode in barcodes:
             codes.setdefault(barcode.product_id, []).append(barcode.barcode)
         self.catalog.replace(CatalogIndex(_view(p, codes.get(p.id, [])) for p in products))
+        self.catalog.replace_rules(selling_rules(tenant))
         self._stale = False
+
+    async def _reload_rules(self) -> None:
+        async with self.deps.db.tenant(self.tenant_id) as session:
+            tenant = (await session.execute(select(Tenant))).scalar_one()
+        self.catalog.replace_rules(selling_rules(tenant))
 
     async def _load_registers(self) -> None:
         query = select(Register.id, Store.id, Store.warehouse_id).join(
@@ -139,6 +159,9 @@ class TenantActor(Actor):
             await self._load_all()
         if isinstance(message, ProductChanged):
             await self._reload(message.product_id)
+            return None
+        if isinstance(message, ReloadSellingRules):
+            await self._reload_rules()
             return None
         if isinstance(message, GetCatalog):
             return self.catalog
@@ -178,6 +201,16 @@ class TenantActor(Actor):
         updated = _view(product, view.barcodes if view is not None else [])
         self.catalog.current().put(updated)
         return updated
+
+
+def selling_rules(tenant: Tenant) -> SellingRules:
+    """The tills' rules from the tenant's row (validated when written; a bad row fails loudly here)."""
+    return SellingRules(
+        block_negative_stock=tenant.stock_policy == "block",
+        # ScaleBarcodeRules checks every prefix and kind itself.
+        scale=ScaleBarcodeRules(prefixes=cast("dict[str, ScaleKind]", tenant.scale_prefixes)),
+        max_cashier_discount=tenant.max_cashier_discount,
+    )
 
 
 def _view(product: Product, barcodes: list[str]) -> ProductView:

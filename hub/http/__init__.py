@@ -13,6 +13,7 @@ from hub.http import (
     pages,
     products,
     registers,
+    settings,
     stock,
     stores,
     tokens,
@@ -35,6 +36,7 @@ def api_router() -> Router:
             *tokens.ROUTES,
             *devices.ROUTES,
             *stock.ROUTES,
+            *settings.ROUTES,
         ],
     )
 

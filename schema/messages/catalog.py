@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -11,7 +11,8 @@ from schema.wire import Message
 
 Money = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 
-# The tenant stream on which every change to a product is announced (caches reload from it).
+# The tenant stream on which every change to a product, and to the tenant's selling settings, is announced
+# (caches reload from it).
 CATALOG_STREAM = "catalog"
 
 
@@ -52,3 +53,13 @@ class ProductChanged(Message, frozen=True, kw_only=True):
     """A product (or its barcodes) changed; whoever caches it reloads it."""
 
     product_id: uuid.UUID
+
+
+class TenantSettingsChanged(Message, frozen=True, kw_only=True):
+    """The tenant's selling settings changed (``/api/v1/settings``); every TenantActor reloads them and its
+    registers sell by the new rules from their next command. Carries the settings as committed."""
+
+    stock_policy: Literal["allow", "block"]
+    scale_prefixes: dict[str, Literal["weight", "price"]]
+    max_cashier_discount: int
+    by_user: uuid.UUID | None = None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models.base import Base, TenantScoped, new_id, utcnow
@@ -13,6 +14,10 @@ from schema.models.base import Base, TenantScoped, new_id, utcnow
 COUNTRIES = ("CL", "EC")
 STORE_MODES = ("retail", "restaurant")
 STOCK_POLICIES = ("allow", "block")
+# Selling settings of a new tenant (columns of ``tenants``, edited at ``/api/v1/settings``). The scale
+# prefixes equal ``actors.sales.scale_barcodes.DEFAULT_RULES`` (a test keeps them equal).
+DEFAULT_SCALE_PREFIXES: Final = {"20": "weight", "21": "weight", "22": "price", "23": "price"}
+DEFAULT_MAX_CASHIER_DISCOUNT: Final = 10  # percent a cashier may take off a line; more needs a manager
 
 
 class Tenant(Base):
@@ -22,6 +27,7 @@ class Tenant(Base):
     __table_args__ = (
         CheckConstraint("country IN ('CL', 'EC')", name="country"),
         CheckConstraint("stock_policy IN ('allow', 'block')", name="stock_policy"),
+        CheckConstraint("max_cashier_discount BETWEEN 0 AND 100", name="max_cashier_discount"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -33,6 +39,9 @@ class Tenant(Base):
     currency: Mapped[str] = mapped_column(String(3))
     timezone: Mapped[str] = mapped_column(String(64))
     stock_policy: Mapped[str] = mapped_column(String(8), default="allow")
+    # Scale label prefix ("20".."29") -> "weight" | "price"; see actors.sales.scale_barcodes.
+    scale_prefixes: Mapped[dict[str, str]] = mapped_column(JSON, default=lambda: dict(DEFAULT_SCALE_PREFIXES))
+    max_cashier_discount: Mapped[int] = mapped_column(default=DEFAULT_MAX_CASHIER_DISCOUNT)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
