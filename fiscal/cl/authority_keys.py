@@ -246,3 +246,16 @@ def _layout(root: etree._Element) -> None:
     da.text = "\n"
     for child in da:
         child.tail = "\n"
+
+
+SIMULATOR_AUTHORITY_KEY = Path(__file__).with_name("simulator_authority.pem")
+SIMULATOR_IDK = 100
+
+
+def simulator_authority() -> DemoAuthority:
+    """The authority of the SII simulator (``storehub sim sii``) and the demo: one fixed key, shipped with the
+    code because it signs nothing real. A hub configured for the simulator trusts only this key; one
+    configured for SII's certification or production environments trusts only SII's 100.cer / 300.cer."""
+    key = serialization.load_pem_private_key(SIMULATOR_AUTHORITY_KEY.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return DemoAuthority(private_key=key, idk=SIMULATOR_IDK)

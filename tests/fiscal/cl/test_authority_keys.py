@@ -96,3 +96,15 @@ def test_every_caf_gets_a_fresh_key(authority: DemoAuthority) -> None:
     )
     with pytest.raises(ValueError, match="folio range"):
         authority.issue_caf("76086428-5", "X", 33, 5, 1, date(2025, 1, 1))
+
+
+def test_the_simulator_authority_is_one_fixed_key_whose_cafs_verify() -> None:
+    from datetime import date
+
+    from fiscal.cl.authority_keys import simulator_authority
+    from fiscal.cl.caf import parse_caf, verify_caf
+
+    first, second = simulator_authority(), simulator_authority()
+    assert first.public_key.public_numbers() == second.public_key.public_numbers()
+    caf = parse_caf(first.issue_caf("76354771-K", "Minimarket", 39, 1, 10, date(2026, 11, 1)))
+    verify_caf(caf, second.keys, rut="76354771-K", doc_type=39, today=date(2026, 11, 21))
