@@ -3,6 +3,7 @@
 from schema.models.base import Base, TenantScoped
 from schema.models.catalog import Category, Product, ProductBarcode, StockLevel
 from schema.models.devices import Device
+from schema.models.fiscal import CafFile, FiscalCertificate, FiscalEnvelope, FiscalSetup
 from schema.models.identity import ApiToken, AuthSession, Role, User
 from schema.models.outbox import OutboxEvent
 from schema.models.sales import (
@@ -44,6 +45,10 @@ TENANT_TABLES: dict[str, str] = {"tenants": "id"} | {
         StockMovement,
         FolioRange,
         FiscalDocument,
+        FiscalSetup,
+        FiscalCertificate,
+        CafFile,
+        FiscalEnvelope,
     )
 }
 
@@ -52,12 +57,16 @@ __all__ = [
     "ApiToken",
     "AuthSession",
     "Base",
+    "CafFile",
     "CashMovement",
     "CashSession",
     "Category",
     "Counter",
     "Device",
+    "FiscalCertificate",
     "FiscalDocument",
+    "FiscalEnvelope",
+    "FiscalSetup",
     "FolioRange",
     "KitchenStation",
     "OutboxEvent",

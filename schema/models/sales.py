@@ -7,7 +7,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKeyConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models.base import Base, TenantScoped, new_id, utcnow
@@ -88,6 +97,7 @@ class Sale(TenantScoped, Base):
             ["tenant_id", "cash_session_id"], ["cash_sessions.tenant_id", "cash_sessions.id"]
         ),
         UniqueConstraint("tenant_id", "kind", "number"),  # sales and credit notes are numbered apart
+        Index("ix_sales_original", "tenant_id", "original_sale_id"),  # a sale's credit notes
         # The till's command id: a checkout resent after a lost reply finds the sale it already made.
         UniqueConstraint("tenant_id", "register_id", "command_id"),
     )
@@ -203,13 +213,25 @@ class FiscalDocument(TenantScoped, Base):
     __tablename__ = "fiscal_documents"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "sale_id"], ["sales.tenant_id", "sales.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "envelope_id"], ["fiscal_envelopes.tenant_id", "fiscal_envelopes.id"]
+        ),
         UniqueConstraint("tenant_id", "doc_type", "folio"),
+        Index("ix_fiscal_documents_due", "tenant_id", "status", "next_attempt_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     sale_id: Mapped[uuid.UUID]
     doc_type: Mapped[int]
     folio: Mapped[int | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # pending (not signed yet; ``reason`` says what it waits for), signed, sent (in an envelope the authority
+    # took), accepted, accepted_with_objections, rejected (``reason`` has the authority's words)
+    status: Mapped[str] = mapped_column(String(24), default="pending")
     reason: Mapped[str] = mapped_column(String(400), default="")
+    xml: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # the signed DTE, never rebuilt
+    envelope_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    authority_state: Mapped[str] = mapped_column(String(8), default="")  # e.g. DOK, RCH
+    attempts: Mapped[int] = mapped_column(default=0)  # failed tries to sign (e.g. no certificate yet)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

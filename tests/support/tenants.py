@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
@@ -21,12 +21,16 @@ from hub.db import Database
 from schema.models import (
     ApiToken,
     AuthSession,
+    CafFile,
     CashMovement,
     CashSession,
     Category,
     Counter,
     Device,
+    FiscalCertificate,
     FiscalDocument,
+    FiscalEnvelope,
+    FiscalSetup,
     FolioRange,
     KitchenStation,
     OutboxEvent,
@@ -224,8 +228,25 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         avg_cost_after=800 * 10_000, quantity_after=49_000, ref_id=sale.id,
     )  # fmt: skip
     folios = FolioRange(id=new_id(), doc_type=39, first_folio=1, last_folio=100, next_folio=2)
-    document = FiscalDocument(id=new_id(), sale_id=sale.id, doc_type=39, folio=1)
     counter = Counter(name="sale", value=1)
+    # Its fiscal setup (placeholder secrets: these rows are about isolation, not cryptography).
+    setup = FiscalSetup(
+        rut=tax_id if country == "CL" else "76354771-K", razon_social=f"Tienda {slug} SpA", giro="Comercio",
+        acteco=[471100], address="Av. Siempre Viva 742", comuna="Santiago", resolution_date=date(2014, 8, 22),
+    )  # fmt: skip
+    certificate = FiscalCertificate(
+        id=new_id(), rut="13185095-6", holder="Firma de prueba", not_after=now + timedelta(days=365),
+        sealed_pfx=b"sealed-pfx", sealed_password=b"sealed-password",
+    )  # fmt: skip
+    caf = CafFile(
+        id=new_id(), doc_type=39, first_folio=1, last_folio=100, authorized=date(2026, 11, 1), idk=100,
+        sealed_xml=b"sealed-caf", folio_range_id=folios.id,
+    )  # fmt: skip
+    envelope = FiscalEnvelope(
+        id=new_id(), kind="boleta", documents=1, xml=b"<EnvioBOLETA/>", digest="0" * 64, status="sent",
+        track_id="123456",
+    )  # fmt: skip
+    document = FiscalDocument(id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id)
 
     # One flush per layer: the models have no relationships to order the inserts by.
     layers: list[list[object]] = [
@@ -234,8 +255,8 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         [warehouse, category],
         [store, product],
         [register, station, barcode, stock, *users.values()],
-        [api_token, auth_session, device, outbox, cash_session, folios, counter],
-        [cash_movement, sale, movement],
+        [api_token, auth_session, device, outbox, cash_session, folios, counter, setup, certificate],
+        [cash_movement, sale, movement, caf, envelope],
         [sale_line, sale_tender, document],
     ]  # fmt: skip
     async with db.tenant(tenant_id) as session:
