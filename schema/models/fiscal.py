@@ -31,7 +31,9 @@ class FiscalSetup(TenantScoped, Base):
     __tablename__ = "fiscal_setups"
     __table_args__ = (ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),)
 
-    rut: Mapped[str] = mapped_column(String(12))  # normalised, e.g. 76354771-K
+    rut: Mapped[str] = mapped_column(String(12))  # the company's, normalised, e.g. 76354771-K
+    # The person SII authorised to send the company's documents (RutEnvia); their certificate signs.
+    sender_rut: Mapped[str] = mapped_column(String(12))
     razon_social: Mapped[str] = mapped_column(String(100))
     giro: Mapped[str] = mapped_column(String(80))
     acteco: Mapped[list[int]] = mapped_column(JSON)  # 1..4 economic activity codes

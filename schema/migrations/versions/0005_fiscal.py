@@ -69,6 +69,7 @@ def upgrade() -> None:
     op.create_table('fiscal_setups',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('rut', sa.String(length=12), nullable=False),
+    sa.Column('sender_rut', sa.String(length=12), nullable=False),
     sa.Column('razon_social', sa.String(length=100), nullable=False),
     sa.Column('giro', sa.String(length=80), nullable=False),
     sa.Column('acteco', sa.JSON(), nullable=False),
