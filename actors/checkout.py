@@ -126,17 +126,19 @@ async def commit_sale(
     taxes: list[TaxLine],
     settlement: Settlement,
     doc_type: int,
+    *,
+    buyer: dict[str, str] | None = None,
 ) -> SaleReceipt:
     """Commit a sale (see the module docstring); on Postgres through ``actors.checkout_pg``."""
     if db.is_postgres:
         async with db.tenant(ctx.tenant_id) as session:
-            done = await commit_sale_pg(session, ctx, command_id, lines, taxes, settlement, doc_type)
+            done = await commit_sale_pg(session, ctx, command_id, lines, taxes, settlement, doc_type, buyer)
             if isinstance(done, SaleReceipt):
                 return done
             sale = await session.get(Sale, (ctx.tenant_id, done))
             assert sale is not None
             return await receipt_of(session, sale)
-    return await commit_sale_portable(db, ctx, command_id, lines, taxes, settlement, doc_type)
+    return await commit_sale_portable(db, ctx, command_id, lines, taxes, settlement, doc_type, buyer=buyer)
 
 
 async def commit_sale_portable(
@@ -147,6 +149,8 @@ async def commit_sale_portable(
     taxes: list[TaxLine],
     settlement: Settlement,
     doc_type: int,
+    *,
+    buyer: dict[str, str] | None = None,
 ) -> SaleReceipt:
     """The same commit through SQLAlchemy statements: SQLite's path (and a reference for Postgres)."""
     async with db.tenant(ctx.tenant_id) as session:
@@ -170,6 +174,7 @@ async def commit_sale_portable(
                     "command_id": command_id, "doc_type": doc_type, "folio": folio, "total": settlement.total,
                     "rounding": settlement.rounding, "to_pay": settlement.to_pay, "change": settlement.change,
                     "cost": sum(costs.values()), "taxes": [tax_dict(t) for t in taxes], "created_at": now,
+                    "buyer": buyer,
                 }
             ],
         )  # fmt: skip

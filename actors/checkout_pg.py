@@ -69,9 +69,9 @@ WITH levels AS (
 ), sale AS (
     INSERT INTO sales (tenant_id, id, number, kind, original_sale_id, reason, approved_by, register_id,
                        store_id, cash_session_id, user_id, command_id, doc_type, folio, total, rounding,
-                       to_pay, change, cost, taxes, created_at)
+                       to_pay, change, cost, taxes, created_at, buyer)
     SELECT $1, $4, number.value, 'sale', NULL, '', NULL, $5, $6, $7, $8, $9, $10, folio.folio, $11, $12,
-           $13, $14, $15, $16::json, $3
+           $13, $14, $15, $16::json, $3, $46::json
     FROM number LEFT JOIN folio ON true
     RETURNING number, folio
 ), lines AS (
@@ -87,8 +87,10 @@ WITH levels AS (
     FROM unnest($34::bigint[], $35::text[], $36::bigint[], $37::bigint[], $38::bigint[]) AS t
     RETURNING 1
 ), document AS (
-    INSERT INTO fiscal_documents (tenant_id, id, sale_id, doc_type, folio, status, reason, created_at)
-    SELECT $1, $39, $4, $10, sale.folio, 'pending', CASE WHEN sale.folio IS NULL THEN $40 ELSE '' END, $3
+    INSERT INTO fiscal_documents (tenant_id, id, sale_id, doc_type, folio, status, reason, authority_state,
+                                  attempts, next_attempt_at, created_at, updated_at)
+    SELECT $1, $39, $4, $10, sale.folio, 'pending', CASE WHEN sale.folio IS NULL THEN $40 ELSE '' END, '',
+           0, $3, $3, $3
     FROM sale
     RETURNING 1
 ), events AS (
@@ -127,6 +129,7 @@ async def commit_sale_pg(
     taxes: list[TaxLine],
     settlement: Settlement,
     doc_type: int,
+    buyer: dict[str, str] | None = None,
 ) -> SaleReceipt | uuid.UUID:
     """The receipt of the new sale, or the id of the sale this command id already made."""
     raw = await (await session.connection()).get_raw_connection()
@@ -187,6 +190,8 @@ async def commit_sale_pg(
         # $41..$45: outbox events
         [uuid7() for _ in events], [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
         [e[3] for e in events],
+        # $46: a factura's buyer
+        None if buyer is None else msgspec.json.encode(buyer).decode(),
     )  # fmt: skip
     session.info[OUTBOX_WRITTEN] = True
     return msgspec.structs.replace(receipt, number=row["number"], folio=row["folio"])

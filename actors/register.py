@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 
 from actors.cash import NoCashSessionError, close_session, current_session, move_cash, open_session
@@ -32,6 +33,7 @@ from actors.sales.lines import cart_line
 from actors.sales.scale_barcodes import parse as parse_scale_barcode
 from actors.sales.settlement import settle
 from actors.sales.totals import cart_totals
+from fiscal.cl.rut import normalize as normalize_rut
 from hub.auth.passwords import default_passwords
 from hub.auth.principal import Principal
 from hub.db import Database
@@ -65,6 +67,7 @@ from schema.models.identity import Role
 SCALE_MAX_AGE_SECONDS = 2.0
 PIN_FAILURES_PER_MINUTE = 5  # wrong manager PINs a till may try before it must wait
 REMEMBERED_ANSWERS = 500
+CONSUMIDOR_FINAL_RUT = "66666666-6"  # SII's anonymous buyer: boletas only
 
 
 class ScaleStaleError(ValidationError):
@@ -364,6 +367,7 @@ class RegisterActor(Actor):
                 return made
             raise EmptyCartError("the cart is empty")
         ctx = self._sale_context(principal)
+        buyer = _buyer_of(checkout)
         priced = self._cart_lines()
         totals = cart_totals(priced)
         settlement = settle(totals.total, checkout.tenders, self.currency)
@@ -375,6 +379,7 @@ class RegisterActor(Actor):
             totals.taxes,
             settlement,
             checkout.doc_type,
+            buyer=buyer,
         )
         self.lines.clear()
         await self._changed()
@@ -430,3 +435,17 @@ async def _approver(
 def _check_whole_units(product: ProductView, quantity: int) -> None:
     if product.unit != "kg" and quantity % 1000:
         raise ValidationError(f"{product.name} is sold by whole units", quantity=quantity)
+
+
+def _buyer_of(checkout: Checkout) -> dict[str, str] | None:
+    """A factura's buyer, its RUT checked and normalised; a boleta has none."""
+    if checkout.doc_type != 33:
+        if checkout.buyer is not None:
+            raise ValidationError("a boleta has no buyer: choose factura (33) to issue one to a company")
+        return None
+    if checkout.buyer is None:
+        raise ValidationError("a factura needs the buyer: RUT, razón social, giro, address and comuna")
+    rut = normalize_rut(checkout.buyer.rut)
+    if rut == CONSUMIDOR_FINAL_RUT:
+        raise ValidationError("a factura cannot be issued to 66.666.666-6 (consumidor final): sell a boleta")
+    return msgspec.to_builtins(msgspec.structs.replace(checkout.buyer, rut=rut))  # type: ignore[no-any-return]

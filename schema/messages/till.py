@@ -14,7 +14,7 @@ Wire types (``type`` in the envelope) -> payload struct, minimum role cashier un
     cart.get        GetCart          reply CartView
     scale.reading   ScaleReading     reply {"ok": true}  (devices and users; the devices issue wires agents)
     catalog.search  SearchProducts   reply list[ProductView]
-    checkout        Checkout         reply SaleReceipt
+    checkout        Checkout         reply SaleReceipt  (doc_type 33 needs a buyer: RUT, razón social...)
     cash.open       OpenCashSession  reply CashSessionView
     cash.move       CashMovement     reply CashSessionView
     cash.close      CloseCashSession reply ZReport
@@ -109,10 +109,22 @@ class Tender(Message, frozen=True, kw_only=True):
     amount: Money  # for cash: what the customer handed over
 
 
+class Buyer(Message, frozen=True, kw_only=True):
+    """The company a factura (33) is issued to, as SII requires it on the document."""
+
+    rut: Annotated[str, msgspec.Meta(min_length=3, max_length=12)]  # 76.086.428-5 or 76086428-5
+    razon_social: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    giro: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=70)]
+    comuna: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    city: Annotated[str, msgspec.Meta(max_length=20)] = ""
+
+
 class Checkout(Message, frozen=True, kw_only=True):
     register_id: uuid.UUID
     tenders: Annotated[list[Tender], msgspec.Meta(min_length=1, max_length=8)]
     doc_type: DocType = 39
+    buyer: Buyer | None = None  # required for a factura (33), refused on a boleta (39)
 
 
 class ReturnLine(Message, frozen=True, kw_only=True):

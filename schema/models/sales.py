@@ -106,6 +106,7 @@ class Sale(TenantScoped, Base):
     number: Mapped[int]
     kind: Mapped[str] = mapped_column(String(8), default="sale")
     original_sale_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    buyer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # a factura's receiver
     reason: Mapped[str] = mapped_column(String(200), default="")
     approved_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     register_id: Mapped[uuid.UUID]

@@ -1,5 +1,6 @@
 """Fiscal: the taxpayer's setup, sealed certificates and CAF files, the envelopes sent to the authority,
-and the pipeline's state on each fiscal document; an index for a sale's credit notes.
+and the pipeline's state on each fiscal document; a factura's buyer on its sale; an index for a sale's
+credit notes.
 
 Revision ID: 0005
 Revises: 0004
@@ -120,6 +121,7 @@ def upgrade() -> None:
         for column in ('authority_state', 'attempts', 'next_attempt_at', 'updated_at'):
             batch_op.alter_column(column, server_default=None)
     with op.batch_alter_table('sales', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('buyer', sa.JSON(), nullable=True))
         batch_op.create_index('ix_sales_original', ['tenant_id', 'original_sale_id'], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         secure_postgres()
@@ -140,6 +142,7 @@ def secure_postgres() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('sales', schema=None) as batch_op:
         batch_op.drop_index('ix_sales_original')
+        batch_op.drop_column('buyer')
 
     with op.batch_alter_table('fiscal_documents', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_fiscal_documents_tenant_id_envelope_id_fiscal_envelopes'), type_='foreignkey')

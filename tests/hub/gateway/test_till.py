@@ -353,3 +353,32 @@ async def test_wrong_manager_pins_are_limited_per_till(world: World) -> None:
         refused(await till.call("sale.return", attempt | {"pin": pin}), "forbidden")
     refused(await till.call("sale.return", attempt | {"pin": "2468"}), "rate_limited")  # even the right one
     assert await sales_count(world) == 1
+
+
+async def test_a_factura_needs_a_valid_buyer_and_keeps_it_with_the_sale(world: World) -> None:
+    await stock_shop(world)
+    register = str(world.a.register_id)
+    till = await open_till(world)
+    ok(await till.call("cash.open", {"register_id": register, "float_amount": 0}))
+    ok(await till.call("cart.add", {"register_id": register, "code": world.a.barcode}))
+    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": 1090}]}
+    buyer = {"rut": "76.086.428-5", "razon_social": "Comercial Los Andes SpA", "giro": "Almacén",
+             "address": "Av. Grecia 1234", "comuna": "Ñuñoa"}  # fmt: skip
+    refused(await till.call("checkout", pay | {"doc_type": 33}), "invalid")
+    refused(
+        await till.call("checkout", pay | {"doc_type": 33, "buyer": buyer | {"rut": "76.086.428-4"}}),
+        "invalid",
+    )
+    refused(
+        await till.call("checkout", pay | {"doc_type": 33, "buyer": buyer | {"rut": "66666666-6"}}), "invalid"
+    )
+    refused(await till.call("checkout", pay | {"buyer": buyer}), "invalid")  # a boleta has no buyer
+    refused(await till.call("checkout", pay | {"doc_type": 33, "buyer": {"rut": "76086428-5"}}), "invalid")
+    assert await sales_count(world) == 0
+    assert len(ok(await till.call("cart.get", {"register_id": register}))["lines"]) == 1  # cart kept
+
+    receipt = ok(await till.call("checkout", pay | {"doc_type": 33, "buyer": buyer}))
+    assert receipt["doc_type"] == 33
+    async with world.db.tenant(world.a.tenant_id) as session:
+        sale = await session.get(Sale, (world.a.tenant_id, uuid.UUID(receipt["sale_id"])))
+        assert sale is not None and sale.buyer == buyer | {"rut": "76086428-5", "city": ""}
