@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,25 @@ class Database:
             else:
                 rows = await session.execute(
                     text("SELECT DISTINCT tenant_id FROM outbox WHERE published_at IS NULL")
+                )
+            return [uuid.UUID(str(r[0])) for r in rows]
+
+    async def tenants_with_fiscal_work(self, now: datetime) -> Sequence[uuid.UUID]:
+        """Tenants whose fiscal pipeline has something due (the hub's periodic sweep wakes them)."""
+        async with self.unscoped() as session:
+            if self.is_postgres:
+                rows = await session.execute(
+                    text("SELECT storehub_tenants_with_fiscal_work(:now)"), {"now": now}
+                )
+            else:
+                rows = await session.execute(
+                    text(
+                        "SELECT tenant_id FROM fiscal_documents WHERE (status = 'pending' AND "
+                        "(folio IS NULL OR next_attempt_at <= :now)) OR status = 'signed' UNION "
+                        "SELECT tenant_id FROM fiscal_envelopes WHERE status IN ('built', 'sent') "
+                        "AND next_attempt_at <= :now"
+                    ),
+                    {"now": now},
                 )
             return [uuid.UUID(str(r[0])) for r in rows]
 

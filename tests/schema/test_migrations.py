@@ -158,7 +158,11 @@ def test_postgres_upgrade_matches_models_and_downgrade_reverses(pg_empty_databas
     assert _functions(url) == []
     migrate.upgrade(url)
     assert_matches_models(url)
-    assert _functions(url) == ["storehub_tenant_by_slug", "storehub_tenants_with_pending_outbox"]
+    assert _functions(url) == [
+        "storehub_tenant_by_slug",
+        "storehub_tenants_with_fiscal_work",
+        "storehub_tenants_with_pending_outbox",
+    ]
 
 
 @pytest.mark.postgres

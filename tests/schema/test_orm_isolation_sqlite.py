@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, inspect, select, update
 
 from hub.db import Database, TenancyError
 from schema.models import TENANT_TABLES, Base
+from tests.support.fiscal_work import fiscal_work_is_found_per_tenant
 from tests.support.rows import fresh_copy
 from tests.support.tenants import TenantFixture, make_tenant
 
@@ -129,6 +130,7 @@ async def test_cross_tenant_lookups_on_sqlite(
     assert await sqlite_db.tenant_id_by_slug(b.slug) == b.tenant_id
     assert await sqlite_db.tenant_id_by_slug("nobody") is None
     assert set(await sqlite_db.tenants_with_pending_outbox()) == {a.tenant_id, b.tenant_id}
+    await fiscal_work_is_found_per_tenant(sqlite_db, a, b)
 
 
 @pytest.mark.parametrize("style", ["values", "multi_values", "bulk_parameters"])

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.db import Database
 from schema.models import TENANT_TABLES, Base, OutboxEvent
+from tests.support.fiscal_work import fiscal_work_is_found_per_tenant
 from tests.support.postgres import create_login_role, drop_role, url_for
 from tests.support.rows import fresh_copy
 from tests.support.tenants import TenantFixture, make_tenant
@@ -192,8 +193,11 @@ async def test_definer_functions_cross_tenants_narrowly(
     # Not a superuser: the functions must work through the lookup policy, exactly as in production.
     assert owners == [
         ("storehub_tenant_by_slug", "storehub_lookup", False, False, True),
+        ("storehub_tenants_with_fiscal_work", "storehub_lookup", False, False, True),
         ("storehub_tenants_with_pending_outbox", "storehub_lookup", False, False, True),
     ]
+
+    await fiscal_work_is_found_per_tenant(pg_db, a, b)
 
 
 async def _fetch(db: Database, sql: str) -> list[tuple[Any, ...]]:

@@ -231,7 +231,8 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
     counter = Counter(name="sale", value=1)
     # Its fiscal setup (placeholder secrets: these rows are about isolation, not cryptography).
     setup = FiscalSetup(
-        rut=tax_id if country == "CL" else "76354771-K", sender_rut="13185095-6", razon_social=f"Tienda {slug} SpA", giro="Comercio",
+        rut=tax_id if country == "CL" else "76354771-K", sender_rut="13185095-6",
+        razon_social=f"Tienda {slug} SpA", giro="Comercio",
         acteco=[471100], address="Av. Siempre Viva 742", comuna="Santiago", resolution_date=date(2014, 8, 22),
     )  # fmt: skip
     certificate = FiscalCertificate(

@@ -10,6 +10,11 @@ Create Date: 2026-11-21
 PostgreSQL they get the same forced Row-Level Security, policy and grants as in 0001_foundation (whose
 docstring explains them). ``fiscal_documents`` gains the signed XML, its envelope, the authority's state,
 attempts and the time of the next one; existing documents start pending with no attempts.
+
+``storehub_tenants_with_fiscal_work(now)`` is a third SECURITY DEFINER lookup across tenants (see 0001):
+the hub's periodic sweep wakes the fiscal pipeline of each tenant with documents or envelopes due.
+``storehub_lookup`` may read only ``tenant_id``, ``status``, ``folio`` and ``next_attempt_at`` of the two
+tables, and only inside the function.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0005'
 down_revision: str | Sequence[str] | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APP_ROLE = "storehub_app"
+LOOKUP_ROLE = "storehub_lookup"
 NEW_TENANT_TABLES = ("fiscal_setups", "fiscal_certificates", "caf_files", "fiscal_envelopes")
 TENANT_FILTER = "tenant_id = NULLIF(current_setting('storehub.tenant_id', true), '')::uuid"
 
@@ -137,9 +142,59 @@ def secure_postgres() -> None:
             f"CREATE POLICY tenant_isolation ON {t} FOR ALL USING ({TENANT_FILTER}) WITH CHECK ({TENANT_FILTER})"
         )
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {t} TO {APP_ROLE}")
+    bind = op.get_bind()
+    s = quote(bind.execute(sa.text("SELECT current_schema()")).scalar_one())
+    for table, columns in (
+        ("fiscal_documents", "tenant_id, status, folio, next_attempt_at"),
+        ("fiscal_envelopes", "tenant_id, status, next_attempt_at"),
+    ):
+        op.execute(f"GRANT SELECT ({columns}) ON TABLE {s}.{table} TO {LOOKUP_ROLE}")
+        op.execute(
+            f"CREATE POLICY {LOOKUP_ROLE} ON {s}.{table} FOR SELECT TO {LOOKUP_ROLE} "
+            f"USING (current_user = '{LOOKUP_ROLE}')"
+        )
+    op.execute(
+        f"""
+        CREATE FUNCTION {s}.storehub_tenants_with_fiscal_work(now timestamptz) RETURNS SETOF uuid
+            LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {s}, pg_temp
+            AS $$
+                SELECT tenant_id FROM {s}.fiscal_documents
+                 WHERE (status = 'pending' AND (folio IS NULL OR next_attempt_at <= $1)) OR status = 'signed'
+                UNION
+                SELECT tenant_id FROM {s}.fiscal_envelopes
+                 WHERE status IN ('built', 'sent') AND next_attempt_at <= $1
+            $$
+        """
+    )
+    function = f"{s}.storehub_tenants_with_fiscal_work(timestamptz)"
+    op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {APP_ROLE}")
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+            lend boolean := NOT has_schema_privilege('{LOOKUP_ROLE}', current_schema(), 'CREATE');
+        BEGIN
+            IF lend THEN
+                EXECUTE format('GRANT CREATE ON SCHEMA %I TO {LOOKUP_ROLE}', current_schema());
+            END IF;
+            ALTER FUNCTION {function} OWNER TO {LOOKUP_ROLE};
+            IF lend THEN
+                EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM {LOOKUP_ROLE}', current_schema());
+            END IF;
+        END
+        $$
+        """
+    )
 
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        s = bind.dialect.identifier_preparer.quote(bind.execute(sa.text("SELECT current_schema()")).scalar_one())
+        op.execute(f"DROP FUNCTION IF EXISTS {s}.storehub_tenants_with_fiscal_work(timestamptz)")
+        op.execute(f"DROP POLICY IF EXISTS {LOOKUP_ROLE} ON {s}.fiscal_documents")
+        op.execute(f"REVOKE SELECT ON TABLE {s}.fiscal_documents FROM {LOOKUP_ROLE}")
     with op.batch_alter_table('sales', schema=None) as batch_op:
         batch_op.drop_index('ix_sales_original')
         batch_op.drop_column('buyer')
