@@ -35,6 +35,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import functools
+import weakref
+from dataclasses import dataclass
 
 import xmlsec
 from cryptography import x509
@@ -64,20 +68,111 @@ _ACCEPTED = {
 
 _NS = {"ds": DSIG_NS}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+# Every ID attribute at or below the context element (each result knows its element and attribute name).
+_ID_VALUES = etree.XPath(" | ".join(f"descendant-or-self::*/@{name}" for name in ID_ATTRIBUTES))
 
 
 def _find_by_id(root: etree._Element, reference_id: str) -> tuple[etree._Element, str]:
     """The one element (root or below) whose ID attribute is ``reference_id``, and that attribute's name."""
-    found: list[tuple[etree._Element, str]] = []
-    for element in root.iter(etree.Element):
-        for attribute in ID_ATTRIBUTES:
-            if element.get(attribute) == reference_id:
-                found.append((element, attribute))
+    found = [(value.getparent(), value.attrname) for value in _ID_VALUES(root) if value == reference_id]
     if not found:
         raise SignatureError(f"no element has ID {reference_id!r}")
     if len(found) > 1:
         raise SignatureError(f"{len(found)} elements have ID {reference_id!r}: the reference is ambiguous")
     return found[0]
+
+
+# --- signing --------------------------------------------------------------------------------------------
+#
+# What a signature costs beyond the RSA operation, and how it is avoided (bench/fiscal_sign.py):
+# * Loading the private key into xmlsec (PEM -> OpenSSL, ~0.75 ms) and its certificate (~0.2 ms) is done
+#   once per Signer (_SigningMaterial, cached while the Signer lives), not per signature.
+# * xmlsec copies the whole key, certificate included, into every signing context (~0.15 ms), and
+#   writing KeyInfo (KeyValue + X509Data) costs it ~0.7 ms per signature although KeyInfo is the same for
+#   every signature of a signer and is not covered by the signature. So the context gets the bare private
+#   key, the template has no KeyInfo, and the KeyInfo xmlsec wrote once for this signer (same bytes) is
+#   appended after signing.
+# * The template is built with lxml, not xmlsec.template: element nodes xmlsec creates in C do not have
+#   their names in the document's dictionary, so lxml's find() and XPath cannot see them and the result
+#   had to be serialized and parsed again. Filled by xmlsec, the template only gets text (DigestValue,
+#   SignatureValue), which lxml sees fine; nothing is re-parsed.
+
+
+@dataclass(frozen=True, slots=True)
+class _SigningMaterial:
+    key: xmlsec.Key  # the private key alone
+    key_info: etree._Element  # <KeyInfo>…</KeyInfo> exactly as xmlsec writes it for this key and certificate
+
+
+# Keyed by the Signer object itself (its id, while it lives): hashing a Signer hashes its certificate.
+_MATERIAL: dict[int, tuple[weakref.ref[Signer], _SigningMaterial]] = {}
+
+
+def _dsig(parent: etree._Element | None, name: str, algorithm: str | None = None) -> etree._Element:
+    tag = f"{{{DSIG_NS}}}{name}"
+    if parent is None:
+        element = etree.Element(tag, nsmap={None: DSIG_NS})
+    else:
+        if not len(parent):
+            parent.text = "\n"  # xmlsec's layout: each child on its own line
+        element = etree.SubElement(parent, tag)
+        element.tail = "\n"
+    if algorithm is not None:
+        element.set("Algorithm", algorithm)
+    return element
+
+
+@functools.cache
+def _template(enveloped: bool) -> etree._Element:
+    """A ``<Signature>`` without KeyInfo, as ``xmlsec.template`` lays it out; the Reference has no URI."""
+    signature = _dsig(None, "Signature")
+    signed_info = _dsig(signature, "SignedInfo")
+    _dsig(signed_info, "CanonicalizationMethod", C14N)
+    _dsig(signed_info, "SignatureMethod", RSA_SHA1)
+    reference = _dsig(signed_info, "Reference")
+    _dsig(_dsig(reference, "Transforms"), "Transform", ENVELOPED if enveloped else C14N)
+    _dsig(reference, "DigestMethod", SHA1)
+    _dsig(reference, "DigestValue")
+    _dsig(signature, "SignatureValue")
+    return signature
+
+
+def _signing_material(signer: Signer) -> _SigningMaterial:
+    entry = _MATERIAL.get(id(signer))
+    if entry is not None and entry[0]() is signer:
+        return entry[1]
+    key_pem = signer.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem, None)
+        # KeyInfo as xmlsec writes it: sign a throwaway document with a KeyInfo template once.
+        with_certificate = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem, None)
+        with_certificate.load_cert_from_memory(
+            signer.certificate.public_bytes(serialization.Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem
+        )
+        probe = etree.Element("Probe", ID="probe")
+        signature = xmlsec.template.create(
+            probe, xmlsec.constants.TransformInclC14N, xmlsec.constants.TransformRsaSha1
+        )
+        probe.append(signature)
+        reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha1, uri="#probe")
+        xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
+        key_info = xmlsec.template.ensure_key_info(signature)
+        xmlsec.template.add_key_value(key_info)
+        xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
+        context = xmlsec.SignatureContext()
+        context.register_id(probe, "ID")
+        context.key = with_certificate
+        context.sign(signature)
+    except xmlsec.Error as exc:
+        raise SignatureError(f"xmlsec cannot use the certificate's key to sign: {exc}") from None
+    # Serialized and parsed: lxml cannot see the nodes xmlsec made (see above).
+    key_info = etree.fromstring(etree.tostring(key_info, with_tail=False), _PARSER)
+    material = _SigningMaterial(key=key, key_info=key_info)
+    number = id(signer)
+    _MATERIAL[number] = (weakref.ref(signer, lambda _: _MATERIAL.pop(number, None)), material)
+    return material
 
 
 def sign_enveloped(root: etree._Element, reference_id: str, signer: Signer) -> etree._Element:
@@ -90,41 +185,21 @@ def sign_enveloped(root: etree._Element, reference_id: str, signer: Signer) -> e
     if root.find("ds:Signature", _NS) is not None:
         raise SignatureError("the document is already signed: it has a <Signature>")
     target, attribute = _find_by_id(root, reference_id)
-    signature = xmlsec.template.create(
-        root, xmlsec.constants.TransformInclC14N, xmlsec.constants.TransformRsaSha1
-    )
+    material = _signing_material(signer)
+    signature = copy.deepcopy(_template(target is root))
+    signature[0][2].set("URI", f"#{reference_id}")  # SignedInfo/Reference
     root.append(signature)
-    reference = xmlsec.template.add_reference(
-        signature, xmlsec.constants.TransformSha1, uri=f"#{reference_id}"
-    )
-    if target is root:
-        xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
-    else:
-        xmlsec.template.add_transform(reference, xmlsec.constants.TransformInclC14N)
-    key_info = xmlsec.template.ensure_key_info(signature)
-    xmlsec.template.add_key_value(key_info)
-    xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
-
-    key_pem = signer.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
     try:
-        key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem, None)
-        key.load_cert_from_memory(
-            signer.certificate.public_bytes(serialization.Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem
-        )
         context = xmlsec.SignatureContext()
         context.register_id(target, attribute)
-        context.key = key
+        context.key = material.key
         context.sign(signature)
     except xmlsec.Error as exc:
         root.remove(signature)
         raise SignatureError(f"could not sign #{reference_id}: {exc}") from None
-    # Nodes xmlsec creates in C do not have their names in the document's dictionary, so lxml's find()
-    # and XPath cannot see them; swap in a parsed copy (same content, same place, same namespaces).
-    fresh = etree.fromstring(etree.tostring(signature, with_tail=False), _PARSER)
-    fresh.tail = signature.tail
-    root.replace(signature, fresh)
+    key_info = copy.deepcopy(material.key_info)
+    key_info.tail = "\n"
+    signature.append(key_info)
     return root
 
 
@@ -243,5 +318,99 @@ def verify_enveloped(root: etree._Element, certificate: x509.Certificate | None 
         raise SignatureError(
             f"the signature of {ids} does not verify: the document was changed after it was signed, "
             "or it was not signed with this certificate's key"
+        ) from None
+    return certificate
+
+
+# --- whole-document signatures (Reference URI="") --------------------------------------------------------
+
+
+def sign_whole_document(root: etree._Element, signer: Signer) -> etree._Element:
+    """Sign the whole document ``root`` belongs to (``Reference URI=""``, enveloped-signature transform) and
+    append the ``<Signature>`` as ``root``'s last child; returns ``root``.
+
+    This is how SII wants the token request signed (autenticacion-automatica-v1.9, figure 1.4)::
+
+        <getToken><item><Semilla>…</Semilla></item><Signature>… <Reference URI=""> …</Signature></getToken>
+
+    ``root`` has no ID to point at, so the reference is the empty URI: the document without comments, minus
+    the signature itself, in inclusive C14N 1.0.
+    """
+    if root.find("ds:Signature", _NS) is not None:
+        raise SignatureError("the document is already signed: it has a <Signature>")
+    signature = xmlsec.template.create(
+        root, xmlsec.constants.TransformInclC14N, xmlsec.constants.TransformRsaSha1
+    )
+    root.append(signature)
+    reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha1, uri="")
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
+    key_info = xmlsec.template.ensure_key_info(signature)
+    xmlsec.template.add_key_value(key_info)
+    xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
+    key_pem = signer.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem, None)
+        key.load_cert_from_memory(
+            signer.certificate.public_bytes(serialization.Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem
+        )
+        context = xmlsec.SignatureContext()
+        context.key = key
+        context.sign(signature)
+    except xmlsec.Error as exc:
+        root.remove(signature)
+        raise SignatureError(f"could not sign the document: {exc}") from None
+    fresh = etree.fromstring(etree.tostring(signature, with_tail=False), _PARSER)  # see sign_enveloped
+    fresh.tail = signature.tail
+    root.replace(signature, fresh)
+    return root
+
+
+def verify_whole_document(
+    root: etree._Element, certificate: x509.Certificate | None = None
+) -> x509.Certificate:
+    """Verify a signature made by :func:`sign_whole_document`: the ``<Signature>`` child of ``root`` with one
+    ``Reference URI=""`` whose first transform is enveloped-signature; return the certificate that verified.
+
+    ``root`` must be the document element (the empty URI means the whole document). As in
+    :func:`verify_enveloped`, KeyInfo's KeyValue must be the key of KeyInfo's certificate.
+    """
+    if root.getparent() is not None:
+        raise SignatureError("a whole-document signature is verified on the document element")
+    signatures = root.findall("ds:Signature", _NS)
+    if len(signatures) != 1:
+        raise SignatureError(f"expected one <Signature> on the document, found {len(signatures)}")
+    signature = signatures[0]
+    signed_info = signature.find("ds:SignedInfo", _NS)
+    references = signature.findall("ds:SignedInfo/ds:Reference", _NS)
+    if signed_info is None or len(references) != 1:
+        raise SignatureError("the signature must have a SignedInfo with exactly one Reference")
+    for element in signed_info.iter(etree.Element):
+        accepted = _ACCEPTED.get(etree.QName(element).localname)
+        if accepted is not None and element.get("Algorithm") not in accepted:
+            raise SignatureError(f"the signature uses {element.get('Algorithm')!r}, which is not accepted")
+    reference = references[0]
+    if reference.get("URI") != "":
+        raise SignatureError(f'expected Reference URI="" (the whole document), got {reference.get("URI")!r}')
+    transforms = [t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", _NS)]
+    if not transforms or transforms[0] != ENVELOPED:
+        raise SignatureError("a whole-document signature needs the enveloped-signature transform first")
+    embedded = None
+    if certificate is None or signature.find("ds:KeyInfo/ds:X509Data/ds:X509Certificate", _NS) is not None:
+        embedded = _embedded_certificate(signature)
+        _check_key_value(signature, embedded)
+    certificate = certificate or embedded
+    assert certificate is not None
+    context = _verification_context()
+    try:
+        context.key = xmlsec.Key.from_memory(
+            certificate.public_bytes(serialization.Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem, None
+        )
+        context.verify(signature)
+    except xmlsec.Error:
+        raise SignatureError(
+            "the document's signature does not verify: it was changed after it was signed, or it was not "
+            "signed with this certificate's key"
         ) from None
     return certificate

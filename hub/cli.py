@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from fiscal.cl.cli import add_fiscal_commands
+from fiscal.cl.simulator.cli import add_sim_sii
 from hub.db import Database
 from hub.settings import Settings, load_settings
 from schema.errors import StorehubError
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(run=_create_user)
     add_fiscal_commands(sub)
+    sim = sub.add_parser("sim", help="run a simulator of an outside service (sii: Chile's tax authority)")
+    add_sim_sii(sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR"))
     return parser
 
 
