@@ -9,10 +9,19 @@ export UV_LINK_MODE := copy
 
 .PHONY: run test env system-deps lint typecheck pytest clean
 
+# The demo's certificate and CAFs are sealed with STOREHUB_SECRET_KEY: without one set, `run` makes a random
+# key once (var/demo-secret-key, mode 0600) and uses it for seed-demo and serve, so they open after restarts.
+DEMO_SECRET_KEY := var/demo-secret-key
+
 run: env
 	$(BIN)/storehub migrate
-	$(BIN)/storehub seed-demo
-	$(BIN)/storehub serve
+	@if [ -z "$$STOREHUB_SECRET_KEY" ] && [ ! -s $(DEMO_SECRET_KEY) ]; then \
+		mkdir -p $(dir $(DEMO_SECRET_KEY)) && \
+		(umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $(DEMO_SECRET_KEY)) && \
+		echo "created $(DEMO_SECRET_KEY) (the demo's STOREHUB_SECRET_KEY)"; \
+	fi
+	STOREHUB_SECRET_KEY="$${STOREHUB_SECRET_KEY:-$$(cat $(DEMO_SECRET_KEY))}" $(BIN)/storehub seed-demo
+	STOREHUB_SECRET_KEY="$${STOREHUB_SECRET_KEY:-$$(cat $(DEMO_SECRET_KEY))}" $(BIN)/storehub serve
 
 test: system-deps env lint typecheck pytest
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -34,6 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ask_timeout_seconds: float = 5.0
     actor_idle_seconds: float = 600.0
     trust_proxy_headers: bool = False
+    sii_environment: str = "simulator"
+    sii_simulator_url: str = "http://127.0.0.1:8090"
+    sii_certs: str = ""
+    sii_schemas_dir: str = ""
+    folios_low: int = 50
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,6 +49,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def tls(self) -> bool:
         """Whether browsers reach us over HTTPS (decides HSTS and secure cookies)."""
         return self.public_url.startswith("https://")
+
+    @property
+    def sii_cert_paths(self) -> tuple[str, ...]:
+        """SII's CAF-signing certificates (``STOREHUB_SII_CERTS``, comma-separated)."""
+        return tuple(p.strip() for p in self.sii_certs.split(",") if p.strip())
+
+    @property
+    def sii_schemas_path(self) -> Path | None:
+        """SII's XSD directory: ``STOREHUB_SII_SCHEMAS_DIR``, else ``../shared/reference/sii/schemas`` next to
+        the repository if it exists, else None."""
+        if self.sii_schemas_dir:
+            return Path(self.sii_schemas_dir)
+        default = _REPO_ROOT.parent / "shared" / "reference" / "sii" / "schemas"
+        return default if default.is_dir() else None
 
 
 ENV_VARS: dict[str, str] = {
@@ -68,7 +88,19 @@ ENV_VARS: dict[str, str] = {
     "STOREHUB_ASK_TIMEOUT_SECONDS": "How long the gateway waits for an actor's answer. Default 5",
     "STOREHUB_ACTOR_IDLE_SECONDS": "Idle actors are passivated after this long. Default 600",
     "STOREHUB_TRUST_PROXY_HEADERS": "Trust X-Forwarded-For/-Proto from a reverse proxy. Default false",
+    "STOREHUB_SII_ENVIRONMENT": "Where Chilean documents go: `simulator` (default, the local SII simulator; "
+    "CAFs must be signed by its key), `certification` or `production` (SII; CAFs must be signed by SII's "
+    "keys in `STOREHUB_SII_CERTS`)",
+    "STOREHUB_SII_SIMULATOR_URL": "Base URL of the SII simulator. Default `http://127.0.0.1:8090`",
+    "STOREHUB_SII_CERTS": "Comma-separated paths of SII's CAF-signing certificates (`100.cer` "
+    "certification, `300.cer` production). Required outside simulator mode",
+    "STOREHUB_SII_SCHEMAS_DIR": "Directory of SII's XSD schemas. Empty: `../shared/reference/sii/schemas` "
+    "next to the repository, if it exists",
+    "STOREHUB_FOLIOS_LOW": "Warn when fewer folios than this remain for a document type. Default 50",
 }
+
+SII_ENVIRONMENTS = ("simulator", "certification", "production")
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _PREFIX = "STOREHUB_"
 
@@ -97,6 +129,26 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ValidationError("STOREHUB_SECRET_KEY must be at least 32 characters")
     if settings.log_format not in ("text", "json"):
         raise ValidationError("STOREHUB_LOG_FORMAT must be 'text' or 'json'")
+    _check_sii(settings)
     if not settings.secret_key:
         settings = msgspec.structs.replace(settings, secret_key=secrets.token_urlsafe(48))
     return settings
+
+
+def _check_sii(settings: Settings) -> None:
+    if settings.sii_environment not in SII_ENVIRONMENTS:
+        raise ValidationError(f"STOREHUB_SII_ENVIRONMENT must be one of {', '.join(SII_ENVIRONMENTS)}")
+    if settings.folios_low < 0:
+        raise ValidationError("STOREHUB_FOLIOS_LOW must be 0 or more")
+    if settings.sii_environment != "simulator":
+        if not settings.sii_cert_paths:
+            raise ValidationError(
+                f"STOREHUB_SII_CERTS is required when STOREHUB_SII_ENVIRONMENT is "
+                f"{settings.sii_environment}: the paths of SII's CAF-signing certificates (100.cer for "
+                "certification, 300.cer for production)"
+            )
+        missing = [path for path in settings.sii_cert_paths if not Path(path).is_file()]
+        if missing:
+            raise ValidationError(f"STOREHUB_SII_CERTS: no such file: {', '.join(missing)}")
+    if settings.sii_schemas_dir and not Path(settings.sii_schemas_dir).is_dir():
+        raise ValidationError(f"STOREHUB_SII_SCHEMAS_DIR: no such directory: {settings.sii_schemas_dir}")

@@ -9,6 +9,7 @@ from hub.http import (
     auth,
     categories,
     devices,
+    fiscal,
     health,
     pages,
     products,
@@ -37,6 +38,7 @@ def api_router() -> Router:
             *devices.ROUTES,
             *stock.ROUTES,
             *settings.ROUTES,
+            *fiscal.ROUTES,
         ],
     )
 

@@ -2,17 +2,31 @@
 
 Idempotent: a tenant that already exists is left alone (``reset=True`` deletes and recreates it).
 The demo password is for the demo only; real tenants are made with ``create-tenant`` / ``create-user``.
+
+The minimarket gets a Chilean fiscal setup through the same services the API uses (``fiscal.cl.setup``):
+emitter data, a test certificate of its sender and CAFs for boletas (39: 1-1000), facturas (33: 1-500) and
+notas de crédito (61: 1-200) issued by the SII simulator's authority. The certificate and CAFs are sealed
+with ``STOREHUB_SECRET_KEY`` (or ``secret_key``): without one the seed refuses to start, since secrets
+sealed with a throwaway key would not open in the hub (``make run`` keeps one in ``var/demo-secret-key``).
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fiscal.certificates import make_test_certificate
+from fiscal.cl.authority_keys import simulator_authority
+from fiscal.cl.setup import SetupData, save_setup, upload_caf, upload_certificate
+from fiscal.keys import at_rest_key
 from hub.admin import create_tenant, create_user
 from hub.db import Database
 from hub.progress import Progress
@@ -23,7 +37,6 @@ from schema.ids import uuid7
 from schema.models import (
     Category,
     Device,
-    FolioRange,
     KitchenStation,
     Product,
     ProductBarcode,
@@ -58,12 +71,35 @@ RESTAURANT_USERS = [
 ]
 
 
+MINIMARKET_FISCAL = SetupData(
+    rut="76354771-K",  # the tenant's tax id
+    sender_rut="13185095-6",  # Rosa Pérez, authorised to send; her certificate signs
+    razon_social="Minimarket Doña Rosa SpA",
+    giro="Venta al por menor de alimentos en minimarkets",
+    acteco=[471100],
+    address="Av. Irarrázaval 2840",
+    comuna="Ñuñoa",
+    city="Santiago",
+    email="dona.rosa@example.cl",
+    resolution_number=0,  # SII's certification environment
+    resolution_date=date(2014, 8, 22),
+)
+MINIMARKET_CERTIFICATE_HOLDER = "Rosa Pérez (certificado de prueba)"
+# Folio ranges per document type: boletas, facturas, notas de crédito.
+MINIMARKET_CAFS = ((39, 1, 1000), (33, 1, 500), (61, 1, 200))
+
+
 def search_name(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-async def seed_demo(db: Database, *, reset: bool = False) -> list[DemoLogin]:
+async def seed_demo(db: Database, *, reset: bool = False, secret_key: str | None = None) -> list[DemoLogin]:
+    """Create the demo tenants that are missing. ``secret_key`` defaults to ``STOREHUB_SECRET_KEY``; without
+    one nothing is written (fiscal.keys.MissingSecretKeyError)."""
+    if secret_key is None:
+        secret_key = os.environ.get("STOREHUB_SECRET_KEY", "")
+    key = at_rest_key(secret_key)
     logins: list[DemoLogin] = []
     for spec, users, builder in (
         (MINIMARKET, MINIMARKET_USERS, _fill_minimarket),
@@ -88,6 +124,8 @@ async def seed_demo(db: Database, *, reset: bool = False) -> list[DemoLogin]:
                 store_mode=mode,
             )
             await builder(db, new.tenant_id, new.store_id, new.warehouse_id, new.register_id)
+            if spec is MINIMARKET:
+                await _fiscal_minimarket(db, new.tenant_id, key)
             for username, role, display in users:
                 await create_user(
                     db,
@@ -151,14 +189,6 @@ async def _fill_minimarket(
                 )
             )
             progress.advance()
-        # Demo folio ranges until the fiscal setup uploads real CAFs: boletas 1-1000, facturas 1-500.
-        session.add_all(
-            [
-                FolioRange(tenant_id=tenant_id, doc_type=39, first_folio=1, last_folio=1000, next_folio=1),
-                FolioRange(tenant_id=tenant_id, doc_type=33, first_folio=1, last_folio=500, next_folio=1),
-                FolioRange(tenant_id=tenant_id, doc_type=61, first_folio=1, last_folio=200, next_folio=1),
-            ]
-        )
         session.add_all(
             [
                 Device(
@@ -180,6 +210,22 @@ async def _fill_minimarket(
             ]
         )
     progress.finish()
+
+
+async def _fiscal_minimarket(db: Database, tenant_id: uuid.UUID, key: bytes) -> None:
+    """Emitter data, the sender's test certificate and the simulator's CAFs, through the API's services."""
+    setup = MINIMARKET_FISCAL
+    await save_setup(db, tenant_id, setup)
+    password = secrets.token_urlsafe(16)  # sealed with the .pfx; nobody needs to type it
+    pfx = make_test_certificate(setup.sender_rut, MINIMARKET_CERTIFICATE_HOLDER, password)
+    await upload_certificate(db, tenant_id, pfx, password, key=key, user_id=None)
+    authority = simulator_authority()
+    today = datetime.now(ZoneInfo("America/Santiago")).date()
+    for doc_type, first, last in MINIMARKET_CAFS:
+        caf = authority.issue_caf(setup.rut, setup.razon_social, doc_type, first, last, today)
+        await upload_caf(
+            db, tenant_id, caf, authority_keys=authority.keys, key=key, user_id=None, today=today
+        )
 
 
 async def _fill_restaurant(

@@ -78,7 +78,7 @@ def demo_database(tmp_path: Path) -> str:
 async def demo(demo_database: str) -> AsyncIterator[Demo]:
     settings = load_settings(env={}, database_url=demo_database)
     async with running_hub(settings) as (host, services):
-        await seed_demo(services.db)
+        await seed_demo(services.db, secret_key=settings.secret_key)
         tenant_id = await services.db.tenant_id_by_slug(TENANT)
         assert tenant_id is not None
         async with services.db.tenant(tenant_id) as session:

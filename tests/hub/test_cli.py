@@ -34,7 +34,11 @@ def storehub(*args: str, env: dict[str, str], stdin: str | None = None) -> subpr
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
-    return clean | {"STOREHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db"}
+    return clean | {
+        "STOREHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        # seed-demo seals the demo's certificate and CAFs with it (and refuses to run without one).
+        "STOREHUB_SECRET_KEY": "cli-test-secret-key-" + "x" * 32,
+    }
 
 
 def test_migrate_seed_and_create_tenant_and_user(env: dict[str, str]) -> None:
