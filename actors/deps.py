@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.db import Database
@@ -12,3 +14,5 @@ from hub.events.bus import Bus
 class ActorDeps:
     db: Database
     bus: Bus
+    # Called with the tenant id after a commit that made a fiscal document (wakes its FiscalActor).
+    documents_made: Callable[[uuid.UUID], None] = lambda _tenant_id: None

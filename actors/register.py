@@ -381,6 +381,7 @@ class RegisterActor(Actor):
             checkout.doc_type,
             buyer=buyer,
         )
+        self.deps.documents_made(self.tenant_id)
         self.lines.clear()
         await self._changed()
         return receipt
@@ -407,10 +408,12 @@ class RegisterActor(Actor):
             wanted = {}
             for line in request.lines:
                 wanted[line.line_no] = wanted.get(line.line_no, 0) + line.quantity
-        return await commit_return(
+        credit = await commit_return(
             self.deps.db, ctx, command_id, request.sale_id, wanted, request.reason, request.refund,
             approved_by, self.currency,
         )  # fmt: skip
+        self.deps.documents_made(self.tenant_id)
+        return credit
 
 
 async def _approver(

@@ -29,6 +29,7 @@ from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.db import Database
 from hub.events.bus import Bus, LocalBus
 from hub.events.outbox import OutboxRelay
+from hub.fiscal import FiscalService
 from hub.live_metrics import live_samples
 from hub.metrics import HttpMetrics, MetricsRegistry, Sample
 from hub.settings import Settings
@@ -86,11 +87,13 @@ class Services:
         self.relay = OutboxRelay(self.db, self.bus)
         self.db.after_outbox_commit = self.relay.notify
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
-        self.actor_deps = ActorDeps(db=self.db, bus=self.bus)
+        self.fiscal = FiscalService(settings, self.db, self.actors)
+        self.actor_deps = ActorDeps(db=self.db, bus=self.bus, documents_made=self.fiscal.wake)
         self.sockets: set[Connection] = set()
         self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
         self.add_component("actors", start=self.actors.start, stop=self.actors.stop)
         self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
+        self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
         self.metrics.register_collector(lambda: live_samples(self))
 
     def add_component(self, name: str, *, start: Hook | None = None, stop: Hook | None = None) -> None:

@@ -40,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sii_certs: str = ""
     sii_schemas_dir: str = ""
     folios_low: int = 50
+    sii_timeout_seconds: float = 30.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,6 +98,8 @@ ENV_VARS: dict[str, str] = {
     "STOREHUB_SII_SCHEMAS_DIR": "Directory of SII's XSD schemas. Empty: `../shared/reference/sii/schemas` "
     "next to the repository, if it exists",
     "STOREHUB_FOLIOS_LOW": "Warn when fewer folios than this remain for a document type. Default 50",
+    "STOREHUB_SII_TIMEOUT_SECONDS": "How long a request to SII may take before it is retried later (an "
+    "upload is resent, the same bytes, after this plus 5 s if the hub died waiting). Default 30",
 }
 
 SII_ENVIRONMENTS = ("simulator", "certification", "production")
@@ -140,6 +143,8 @@ def _check_sii(settings: Settings) -> None:
         raise ValidationError(f"STOREHUB_SII_ENVIRONMENT must be one of {', '.join(SII_ENVIRONMENTS)}")
     if settings.folios_low < 0:
         raise ValidationError("STOREHUB_FOLIOS_LOW must be 0 or more")
+    if not 0 < settings.sii_timeout_seconds <= 600:
+        raise ValidationError("STOREHUB_SII_TIMEOUT_SECONDS must be more than 0 and at most 600")
     if settings.sii_environment != "simulator":
         if not settings.sii_cert_paths:
             raise ValidationError(

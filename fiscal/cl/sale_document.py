@@ -18,6 +18,7 @@ from datetime import date
 
 from actors.sales.lines import line_gross
 from fiscal.cl.dte import DocLine, DocumentInput, Emitter, Receiver, Reference
+from schema.models import FiscalSetup
 
 EXEMPT_TAX_CLASSES = frozenset({"cl_exempt"})
 DOC_NAMES = {39: "boleta", 33: "factura", 61: "nota de crédito"}
@@ -42,6 +43,15 @@ class Referenced:
     issued: date
     total: int
     whole: bool  # the credit note gives back everything: it annuls the document
+
+
+def emitter_of(setup: FiscalSetup) -> Emitter:
+    """The tenant's fiscal setup as the emitter of its documents."""
+    return Emitter(
+        rut=setup.rut, razon_social=setup.razon_social, giro=setup.giro, acteco=list(setup.acteco),
+        address=setup.address, comuna=setup.comuna, city=setup.city, branch_code=setup.branch_code,
+        email=setup.email or None,
+    )  # fmt: skip
 
 
 def doc_line(line: SoldLine) -> DocLine:

@@ -194,7 +194,9 @@ class FiscalController(Controller):
     ) -> SetupOut:
         principal.require(Role.OWNER)
         wanted = msgspec.convert(data, fiscal_setup.SetupData, from_attributes=True)
-        return _setup_out(await fiscal_setup.save_setup(services.db, principal.tenant_id, wanted))
+        saved = await fiscal_setup.save_setup(services.db, principal.tenant_id, wanted)
+        services.fiscal.wake(principal.tenant_id)  # documents waiting for the setup can go now
+        return _setup_out(saved)
 
     @get("/certificate", summary="The active signing certificate: holder, RUT, validity (never the secret)")
     async def get_certificate(self, principal: PrincipalDep, services: ServicesDep) -> CertificateOut:
@@ -225,6 +227,7 @@ class FiscalController(Controller):
             user_id=principal.user_id,
             now=datetime.now(UTC),
         )
+        services.fiscal.wake(principal.tenant_id)
         return _certificate_out(info)
 
     @get("/cafs", summary="The CAF files loaded: type, folio range, authorization, expiry, folios left")
@@ -250,6 +253,7 @@ class FiscalController(Controller):
             user_id=principal.user_id,
             doc_type=data.doc_type,
         )
+        services.fiscal.wake(principal.tenant_id)  # documents made without a folio get one now
         return _caf_out(info)
 
     @get("/folios", summary="Folios left per document type; `low` below STOREHUB_FOLIOS_LOW")

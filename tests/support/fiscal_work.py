@@ -12,8 +12,13 @@ from tests.support.tenants import TenantFixture
 
 
 async def fiscal_work_is_found_per_tenant(db: Database, a: TenantFixture, b: TenantFixture) -> None:
-    """make_tenant leaves a pending document and a sent envelope: both due now, in each tenant."""
+    """Each tenant's document and envelope made due: found; then one tenant's settled: not found."""
     later = datetime.now(UTC) + timedelta(seconds=5)
+    assert not {a.tenant_id, b.tenant_id} & set(await db.tenants_with_fiscal_work(later))  # final rows
+    for tenant in (a, b):
+        async with db.tenant(tenant.tenant_id) as session:
+            await session.execute(update(FiscalDocument).values(status="pending"))
+            await session.execute(update(FiscalEnvelope).values(status="sent"))
     assert {a.tenant_id, b.tenant_id} <= set(await db.tenants_with_fiscal_work(later))
     async with db.tenant(a.tenant_id) as session:
         await session.execute(update(FiscalDocument).values(status="accepted"))

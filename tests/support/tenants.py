@@ -244,10 +244,14 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         sealed_xml=b"sealed-caf", folio_range_id=folios.id,
     )  # fmt: skip
     envelope = FiscalEnvelope(
-        id=new_id(), kind="boleta", documents=1, xml=b"<EnvioBOLETA/>", digest="0" * 64, status="sent",
-        track_id="123456",
+        id=new_id(), kind="boleta", documents=1, xml=b"<EnvioBOLETA/>", digest="0" * 64, status="done",
+        track_id="123456", authority_state="EPR",
     )  # fmt: skip
-    document = FiscalDocument(id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id)
+    # Final, so the hub's fiscal sweep leaves these placeholder rows alone.
+    document = FiscalDocument(
+        id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id, status="accepted",
+        authority_state="DOK",
+    )  # fmt: skip
 
     # One flush per layer: the models have no relationships to order the inserts by.
     layers: list[list[object]] = [
@@ -293,3 +297,20 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         outbox_id=outbox.id,
         row_counts=row_counts,
     )
+
+
+async def add_store(
+    db: Database, tenant_id: uuid.UUID, code: str = "002"
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """Another store of the tenant with its own warehouse and one register: (store, warehouse, register)."""
+    async with db.tenant(tenant_id) as session:
+        warehouse = Warehouse(name=f"Bodega {code}")
+        session.add(warehouse)
+        await session.flush()
+        store = Store(code=code, name=f"Sucursal {code}", warehouse_id=warehouse.id)
+        session.add(store)
+        await session.flush()
+        register = Register(store_id=store.id, code="1", name="Caja 1")
+        session.add(register)
+        await session.flush()
+        return store.id, warehouse.id, register.id

@@ -16,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 
 from fiscal.certificates import Signer
@@ -32,8 +30,7 @@ from fiscal.cl.envelope import build_envio_boleta, build_envio_dte
 from fiscal.cl.schemas import SiiSchemas
 from fiscal.cl.sii_auth import TokenCache
 from fiscal.cl.sii_client import EnvelopeStatus, SiiClient
-from fiscal.cl.sii_endpoints import SiiEndpoints
-from fiscal.cl.simulator import SimulatorState, create_simulator_app
+from tests.support.sii_simulator import Simulator, sii_simulator
 
 RESOLUTION = date(2024, 8, 1)
 SIGNED_AT = datetime(2025, 3, 20, 10, 30, 0)
@@ -42,62 +39,14 @@ OTHER_LINES = [DocLine(name="Queso gauda", quantity=500, unit="KG", unit_price=8
 Build = Callable[..., etree._Element]
 
 
-@dataclass
-class Simulator:
-    state: SimulatorState
-    url: str
-    http: httpx.AsyncClient  # for /_sim
-
-    @property
-    def endpoints(self) -> SiiEndpoints:
-        return SiiEndpoints.simulator(self.url)
-
-    async def set_faults(self, **faults: Any) -> dict[str, Any]:
-        response = await self.http.post(f"{self.url}/_sim/faults", json=faults)
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    async def snapshot(self) -> dict[str, Any]:
-        response = await self.http.get(f"{self.url}/_sim/state")
-        assert response.status_code == 200
-        answer: dict[str, Any] = response.json()
-        return answer
-
-
 @pytest.fixture
 def start_simulator(
     schemas: SiiSchemas, authority: DemoAuthority
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[Simulator]]:
-    @contextlib.asynccontextmanager
-    async def start(**options: Any) -> AsyncIterator[Simulator]:
+    def start(**options: Any) -> contextlib.AbstractAsyncContextManager[Simulator]:
         options.setdefault("schemas", schemas)
         options.setdefault("authority_keys", authority.keys)
-        state = SimulatorState(**options)
-        config = uvicorn.Config(
-            create_simulator_app(state),
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        try:
-            async with asyncio.timeout(10):
-                while not server.started:
-                    if task.done():
-                        task.result()
-                    await asyncio.sleep(0.005)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            async with httpx.AsyncClient(timeout=5) as control:
-                yield Simulator(state, f"http://127.0.0.1:{port}", control)
-        finally:
-            server.should_exit = True
-            async with asyncio.timeout(10):
-                await task
+        return sii_simulator(**options)
 
     return start
 

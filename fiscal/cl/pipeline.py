@@ -1,0 +1,580 @@
+"""The Chilean fiscal pipeline of one tenant: every sale's document stamped, signed, sent to SII and
+followed to a final state, without the sale ever waiting for it.
+
+Each step reads its work from the database and writes its result there, so a restart resumes where the
+last one stopped and several hub nodes can share a tenant (rows are claimed with ``FOR UPDATE SKIP LOCKED``
+on Postgres; SQLite runs one process):
+
+1. **assign** a folio to documents made while no folio was available (a CAF uploaded since);
+2. **sign** pending documents: the DTE is built from the sale (``fiscal.cl.sale_document``), stamped with
+   the CAF of its folio and signed with the tenant's certificate; its bytes are stored and never rebuilt;
+3. **envelope** signed documents: boletas into EnvioBOLETA, facturas and credit notes into EnvioDTE,
+   validated against SII's schemas; the envelope's bytes are stored before anything is sent, so a retry
+   resends exactly them and a document never goes out twice with different content;
+4. **send** built envelopes (claimed with a lease, so a crash mid-upload only delays the retry);
+5. **poll** sent envelopes until SII gives each document a final state.
+
+A transient failure (timeout, 5xx, HTML page, 429) retries with exponential backoff and jitter, never sooner
+than the authority's Retry-After. What the pipeline waits for (no certificate, no folios, an expired CAF) is
+written on the document as its ``reason``; every change of a document's state is an outbox event
+``FiscalDocumentChanged`` on the tenant's stream, which the owner's dashboard shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.checkout import next_folio
+from fiscal.backoff import Backoff
+from fiscal.certificates import Signer, rut_of
+from fiscal.cl.caf import Caf
+from fiscal.cl.dte import Emitter, Receiver, build_document
+from fiscal.cl.envelope import build_envio_boleta, build_envio_dte
+from fiscal.cl.sale_document import Referenced, SoldLine, document_input, emitter_of
+from fiscal.cl.schemas import SiiSchemas
+from fiscal.cl.setup import caf_in, signer_in
+from fiscal.cl.sii_client import EnvelopeStatus, SiiClient, Upload
+from fiscal.cl.sii_states import DocState, RetryableSiiError, SiiAuthenticationError, SiiRejectedError
+from hub.db import Database
+from hub.events.outbox import emit
+from schema.errors import StorehubError
+from schema.models import (
+    FiscalCertificate,
+    FiscalDocument,
+    FiscalEnvelope,
+    FiscalSetup,
+    Sale,
+    SaleLine,
+    Tenant,
+)
+
+log = logging.getLogger("fiscal.pipeline")
+
+BOLETA_TYPES = frozenset({39, 41})
+FINAL = frozenset({"accepted", "accepted_with_objections", "rejected"})
+
+
+class Authority(Protocol):
+    """What the pipeline needs of SII (``SiiAuthority`` below, against SII or the simulator)."""
+
+    async def upload(self, kind: str, envelope: bytes) -> Upload:
+        """Send an envelope. Raises RetryableSiiError, SiiRejectedError or SiiAuthenticationError."""
+
+    async def status(self, kind: str, track_id: str) -> EnvelopeStatus:
+        """Where SII is with an envelope and its documents."""
+
+
+class SiiAuthority:
+    """``Authority`` over ``SiiClient``: boletas through the boleta API, the rest through DTEUpload."""
+
+    def __init__(self, client: SiiClient, sender_rut: str, company_rut: str) -> None:
+        self.client, self.sender_rut, self.company_rut = client, sender_rut, company_rut
+
+    async def upload(self, kind: str, envelope: bytes) -> Upload:
+        if kind == "boleta":
+            return await self.client.upload_boletas(envelope, self.sender_rut, self.company_rut)
+        return await self.client.upload_dte(envelope, self.sender_rut, self.company_rut)
+
+    async def status(self, kind: str, track_id: str) -> EnvelopeStatus:
+        if kind == "boleta":
+            return await self.client.boleta_envelope_status(track_id, self.company_rut)
+        return await self.client.dte_envelope_status(track_id, self.company_rut)
+
+
+@dataclass
+class PipelineConfig:
+    key: bytes  # the at-rest key that opens certificates and CAFs
+    schemas: SiiSchemas | None
+    authority: Callable[[Signer, FiscalSetup], Authority]
+    backoff: Backoff = field(default_factory=Backoff)
+    poll_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+    batch: int = 200  # documents signed per step
+    envelope_size: int = 100  # documents per envelope
+    lease: timedelta = timedelta(seconds=60)  # a claimed upload or poll is retried after this
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class ClPipeline:
+    def __init__(self, db: Database, tenant_id: uuid.UUID, config: PipelineConfig) -> None:
+        self.db, self.tenant_id, self.config = db, tenant_id, config
+        self._signer: tuple[uuid.UUID | None, Signer] | None = None  # (certificate id, opened)
+        self._cafs: dict[tuple[int, int], Caf] = {}
+        self._chilean: bool | None = None
+
+    # -- the loop's one step ------------------------------------------------------------------------------
+
+    async def run_once(self) -> float | None:
+        """Do everything that is due; the seconds until the next thing is due (None: nothing left)."""
+        if self._chilean is None:
+            async with self.db.tenant(self.tenant_id) as session:
+                self._chilean = (await session.execute(select(Tenant.country))).scalar_one() == "CL"
+        if not self._chilean:  # Ecuador's documents go to SRI, through another pipeline
+            return None
+        await self.assign_folios()
+        while await self.sign_due():
+            pass
+        while await self.envelope_signed():
+            pass
+        await self.send_due()
+        await self.poll_due()
+        return await self.next_due()
+
+    async def next_due(self) -> float | None:
+        async with self.db.tenant(self.tenant_id) as session:
+            documents = (
+                await session.execute(
+                    select(func.min(FiscalDocument.next_attempt_at)).where(
+                        FiscalDocument.status == "pending", FiscalDocument.folio.is_not(None)
+                    )
+                )
+            ).scalar()
+            unenveloped = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(FiscalDocument)
+                    .where(FiscalDocument.status == "signed", FiscalDocument.envelope_id.is_(None))
+                )
+            ).scalar_one()
+            envelopes = (
+                await session.execute(
+                    select(func.min(FiscalEnvelope.next_attempt_at)).where(
+                        FiscalEnvelope.status.in_(("built", "sent"))
+                    )
+                )
+            ).scalar()
+        if unenveloped:
+            return 0.0
+        due = [moment for moment in (documents, envelopes) if moment is not None]
+        if not due:
+            return None
+        soonest = min(_aware(moment) for moment in due)
+        return max(0.0, (soonest - self.config.now()).total_seconds())
+
+    # -- 1. folios for documents made without one ---------------------------------------------------------
+
+    async def assign_folios(self) -> int:
+        async with self.db.tenant(self.tenant_id) as session:
+            waiting = (
+                await session.execute(
+                    _locked(
+                        session,
+                        select(FiscalDocument)
+                        .where(FiscalDocument.status == "pending", FiscalDocument.folio.is_(None))
+                        .order_by(FiscalDocument.created_at)
+                        .limit(self.config.batch),
+                    )
+                )
+            ).scalars()
+            assigned = 0
+            for document in waiting:
+                folio, reason = await next_folio(session, document.doc_type)
+                if folio is None:
+                    if document.reason != reason:
+                        self._changed(session, document, reason=reason)
+                    continue
+                document.folio = folio
+                self._changed(session, document, reason="")
+                assigned += 1
+        return assigned
+
+    # -- 2. sign --------------------------------------------------------------------------------------------
+
+    async def sign_due(self) -> int:
+        """Sign one batch of due pending documents; how many were signed."""
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            due = list(
+                (
+                    await session.execute(
+                        _locked(
+                            session,
+                            select(FiscalDocument)
+                            .where(
+                                FiscalDocument.status == "pending",
+                                FiscalDocument.folio.is_not(None),
+                                FiscalDocument.next_attempt_at <= now,
+                            )
+                            .order_by(FiscalDocument.created_at)
+                            .limit(self.config.batch),
+                        )
+                    )
+                ).scalars()
+            )
+            if not due:
+                return 0
+            try:
+                setup, signer = await self._setup_and_signer(session)
+            except StorehubError as exc:  # nothing can be signed until the owner completes the setup
+                for document in due:
+                    self._wait(session, document, str(exc), now)
+                return 0
+            emitter = emitter_of(setup)
+            signed = 0
+            for document in due:
+                try:
+                    xml = await self._build(session, document, emitter, signer)
+                except StorehubError as exc:
+                    self._wait(session, document, str(exc), now)
+                    continue
+                document.xml = xml
+                document.attempts = 0
+                self._changed(session, document, status="signed", reason="")
+                signed += 1
+        return signed
+
+    async def _setup_and_signer(self, session: AsyncSession) -> tuple[FiscalSetup, Signer]:
+        setup = (await session.execute(select(FiscalSetup))).scalar_one_or_none()
+        if setup is None:
+            raise _Waiting("the fiscal setup (emitter data) is missing: complete it in the back office")
+        certificate = (
+            await session.execute(
+                select(FiscalCertificate.id)
+                .where(FiscalCertificate.active.is_(True))
+                .order_by(FiscalCertificate.uploaded_at.desc(), FiscalCertificate.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if self._signer is None or self._signer[0] != certificate:  # opened once per certificate
+            self._signer = (certificate, await signer_in(session, self.tenant_id, self.config.key))
+        return setup, self._signer[1]
+
+    async def _caf(self, session: AsyncSession, doc_type: int, folio: int) -> Caf:
+        for (kind, first), caf in self._cafs.items():
+            if kind == doc_type and first <= folio <= caf.last:
+                return caf
+        caf = await caf_in(session, self.tenant_id, doc_type, folio, self.config.key)
+        self._cafs[(doc_type, caf.first)] = caf
+        return caf
+
+    async def _build(
+        self, session: AsyncSession, document: FiscalDocument, emitter: Emitter, signer: Signer
+    ) -> bytes:
+        assert document.folio is not None
+        sale = await session.get(Sale, (self.tenant_id, document.sale_id))
+        assert sale is not None
+        tz = await self._timezone(session)
+        lines = (
+            await session.execute(
+                select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)
+            )
+        ).scalars()
+        sign = -1 if sale.kind == "return" else 1
+        sold = [
+            SoldLine(
+                name=line.name,
+                unit=line.unit,
+                quantity=sign * line.quantity,
+                unit_price=line.unit_price,
+                total=sign * line.total,
+                tax_class=line.tax_class,
+            )
+            for line in lines
+        ]
+        receiver_data = sale.buyer
+        referenced = None
+        if sale.kind == "return":
+            assert sale.original_sale_id is not None
+            original = await session.get(Sale, (self.tenant_id, sale.original_sale_id))
+            assert original is not None
+            original_doc = (
+                await session.execute(select(FiscalDocument).where(FiscalDocument.sale_id == original.id))
+            ).scalar_one()
+            if original_doc.folio is None:
+                raise _Waiting(f"waiting for the folio of the {original_doc.doc_type} it corrects")
+            notes = (
+                await session.execute(
+                    select(func.count()).select_from(Sale).where(Sale.original_sale_id == original.id)
+                )
+            ).scalar_one()
+            referenced = Referenced(
+                doc_type=original_doc.doc_type,
+                folio=original_doc.folio,
+                issued=_aware(original.created_at).astimezone(tz).date(),
+                total=original.total,
+                whole=notes == 1 and -sale.total == original.total,
+            )
+            receiver_data = original.buyer
+        doc = document_input(
+            doc_type=document.doc_type,
+            folio=document.folio,
+            issued=_aware(sale.created_at).astimezone(tz).date(),
+            emitter=emitter,
+            lines=sold,
+            receiver=Receiver(**receiver_data) if receiver_data else None,
+            referenced=referenced,
+            reason=sale.reason,
+        )
+        caf = await self._caf(session, document.doc_type, document.folio)
+        stamped_at = self.config.now().astimezone(tz)
+        element = await asyncio.to_thread(build_document, doc, caf, signer, stamped_at)
+        return bytes(etree.tostring(element, encoding="ISO-8859-1", xml_declaration=True))
+
+    async def _timezone(self, session: AsyncSession) -> ZoneInfo:
+        tenant = (await session.execute(select(Tenant))).scalar_one()
+        return ZoneInfo(tenant.timezone)
+
+    # -- 3. envelopes ---------------------------------------------------------------------------------------
+
+    async def envelope_signed(self) -> int:
+        """Put one envelope's worth of signed documents into a built envelope; how many went in."""
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            waiting = list(
+                (
+                    await session.execute(
+                        _locked(
+                            session,
+                            select(FiscalDocument)
+                            .where(FiscalDocument.status == "signed", FiscalDocument.envelope_id.is_(None))
+                            .order_by(FiscalDocument.doc_type, FiscalDocument.folio)
+                            .limit(self.config.envelope_size * 2),
+                        )
+                    )
+                ).scalars()
+            )
+            if not waiting:
+                return 0
+            boletas = [d for d in waiting if d.doc_type in BOLETA_TYPES]
+            kind, documents = ("boleta", boletas) if boletas else ("dte", waiting)
+            documents = documents[: self.config.envelope_size]
+            setup, signer = await self._setup_and_signer(session)
+            build = build_envio_boleta if kind == "boleta" else build_envio_dte
+            xml = await asyncio.to_thread(
+                build,
+                [d.xml for d in documents if d.xml is not None],
+                setup.rut,
+                rut_of(signer.certificate),  # RutEnvia: whoever signs sends
+                setup.resolution_date,
+                setup.resolution_number,
+                signer,
+                now.astimezone(await self._timezone(session)),
+            )
+            envelope = FiscalEnvelope(
+                kind=kind, documents=len(documents), xml=xml, digest=hashlib.sha256(xml).hexdigest(),
+                next_attempt_at=now,
+            )  # fmt: skip
+            problems = self._invalid(xml)
+            if problems:  # our own bug: never send it; the documents say why
+                envelope.status, envelope.last_error = "invalid", problems[:400]
+            session.add(envelope)
+            await session.flush()
+            for document in documents:
+                document.envelope_id = envelope.id
+                if problems:
+                    self._changed(session, document, status="rejected", reason=f"schema: {problems}")
+        return len(documents)
+
+    def _invalid(self, xml: bytes) -> str:
+        if self.config.schemas is None:
+            return ""
+        return "; ".join(self.config.schemas.validate(xml))[:380]
+
+    # -- 4. send --------------------------------------------------------------------------------------------
+
+    async def send_due(self) -> int:
+        sent = 0
+        for envelope_id in await self._claim("built"):
+            sent += await self._send(envelope_id)
+        return sent
+
+    async def _claim(self, status: str) -> list[uuid.UUID]:
+        """Due envelopes in ``status``, leased to this worker (others skip them until the lease ends)."""
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            envelopes = list(
+                (
+                    await session.execute(
+                        _locked(
+                            session,
+                            select(FiscalEnvelope)
+                            .where(FiscalEnvelope.status == status, FiscalEnvelope.next_attempt_at <= now)
+                            .order_by(FiscalEnvelope.next_attempt_at)
+                            .limit(20),
+                        )
+                    )
+                ).scalars()
+            )
+            for envelope in envelopes:
+                envelope.next_attempt_at = now + self.config.lease
+            return [envelope.id for envelope in envelopes]
+
+    async def _authority(self) -> Authority:
+        async with self.db.tenant(self.tenant_id) as session:
+            try:
+                setup, signer = await self._setup_and_signer(session)
+            except StorehubError as exc:  # e.g. the certificate was removed or cannot be opened
+                raise _Waiting(str(exc)) from exc
+        return self.config.authority(signer, setup)  # sends as the certificate's holder
+
+    async def _send(self, envelope_id: uuid.UUID) -> int:
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            kind, xml, known_track = envelope.kind, envelope.xml, envelope.track_id
+        try:
+            upload = await (await self._authority()).upload(kind, xml)
+        except (RetryableSiiError, SiiAuthenticationError, _Waiting) as exc:
+            await self._retry(envelope_id, str(exc), getattr(exc, "retry_after", None))
+            return 0
+        except SiiRejectedError as exc:
+            await self._reject_envelope(envelope_id, str(exc))
+            return 0
+        track_id = upload.track_id or known_track
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            envelope.attempts, envelope.updated_at = 0, now
+            documents = await self._documents_of(session, envelope_id)
+            if track_id is None:  # SII had it already (a crash between upload and record) and gave no id
+                envelope.status = "untracked"
+                envelope.last_error = "SII already had this envelope and gave no track id to follow it"
+                for document in documents:
+                    self._changed(session, document, status="sent", reason=envelope.last_error)
+                return 1
+            envelope.status, envelope.track_id, envelope.last_error = "sent", track_id, ""
+            envelope.next_attempt_at = now + timedelta(seconds=self.config.poll_backoff.delay(0))
+            for document in documents:
+                self._changed(session, document, status="sent", reason="")
+        return 1
+
+    async def _retry(self, envelope_id: uuid.UUID, error: str, retry_after: float | None) -> None:
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            envelope.attempts += 1
+            delay = self.config.backoff.delay(envelope.attempts, retry_after)
+            envelope.next_attempt_at = now + timedelta(seconds=delay)
+            envelope.last_error, envelope.updated_at = error[:400], now
+        log.info("envelope %s: %s; retry in %.1f s", envelope_id, error, delay)
+
+    async def _reject_envelope(self, envelope_id: uuid.UUID, reason: str) -> None:
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            envelope.status, envelope.last_error, envelope.updated_at = "rejected", reason[:400], now
+            for document in await self._documents_of(session, envelope_id):
+                self._changed(session, document, status="rejected", reason=reason)
+
+    async def _documents_of(self, session: AsyncSession, envelope_id: uuid.UUID) -> Sequence[FiscalDocument]:
+        return (
+            (await session.execute(select(FiscalDocument).where(FiscalDocument.envelope_id == envelope_id)))
+            .scalars()
+            .all()
+        )
+
+    # -- 5. poll --------------------------------------------------------------------------------------------
+
+    async def poll_due(self) -> int:
+        done = 0
+        for envelope_id in await self._claim("sent"):
+            async with self.db.tenant(self.tenant_id) as session:
+                envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+                assert envelope is not None
+                assert envelope.track_id is not None
+                kind, track_id = envelope.kind, envelope.track_id
+            try:
+                status = await (await self._authority()).status(kind, track_id)
+            except (RetryableSiiError, SiiAuthenticationError, _Waiting) as exc:
+                await self._retry(envelope_id, str(exc), getattr(exc, "retry_after", None))
+                continue
+            done += await self._record(envelope_id, status)
+        return done
+
+    async def _record(self, envelope_id: uuid.UUID, status: EnvelopeStatus) -> int:
+        now = self.config.now()
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            envelope.authority_state, envelope.updated_at = status.sii_state, now
+            if not status.final:
+                envelope.attempts += 1
+                delay = self.config.poll_backoff.delay(envelope.attempts)
+                envelope.next_attempt_at = now + timedelta(seconds=delay)
+                return 0
+            results = {(d.doc_type, d.folio): d for d in status.documents}
+            for document in await self._documents_of(session, envelope_id):
+                folio = document.folio or 0
+                state = status.state_of(document.doc_type, folio)
+                result = results.get((document.doc_type, folio))
+                if result is not None:
+                    document.authority_state = result.sii_state
+                elif status.itemized and state is DocState.ACCEPTED:  # only objections are listed: DOK
+                    document.authority_state = "DOK"
+                else:
+                    document.authority_state = status.sii_state
+                if state is None:  # SII gave counts, not folios: it says which ones by e-mail
+                    reason = (
+                        f"SII rejected some documents of envelope {status.track_id} without naming them "
+                        f"({status.reason}); check SII's reply"
+                    )
+                    self._changed(session, document, status="sent", reason=reason)
+                    continue
+                reason = result.reason if result is not None and result.reason else ""
+                if state is DocState.REJECTED and not reason:
+                    reason = status.reason or f"rejected by SII ({status.sii_state})"
+                self._changed(session, document, status=state.value, reason=reason)
+            envelope.status = "rejected" if status.state is DocState.REJECTED else "done"
+            return 1
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+
+    def _wait(self, session: AsyncSession, document: FiscalDocument, reason: str, now: datetime) -> None:
+        document.attempts += 1
+        document.next_attempt_at = now + timedelta(seconds=self.config.backoff.delay(document.attempts))
+        if document.reason != reason[:400]:
+            self._changed(session, document, reason=reason)
+
+    def _changed(
+        self, session: AsyncSession, document: FiscalDocument, *, status: str | None = None, reason: str
+    ) -> None:
+        if status is not None:
+            document.status = status
+        document.reason = reason[:400]
+        document.updated_at = self.config.now()
+        emit(
+            session,
+            "tenant",
+            "FiscalDocumentChanged",
+            {
+                "document_id": str(document.id),
+                "sale_id": str(document.sale_id),
+                "doc_type": document.doc_type,
+                "folio": document.folio,
+                "status": document.status,
+                "reason": document.reason,
+                "authority_state": document.authority_state,
+            },
+        )
+
+
+class _Waiting(StorehubError):
+    """Something the document needs is not there yet; it stays pending with this reason."""
+
+    code = "fiscal_waiting"
+    status = 409
+
+
+def _locked(session: AsyncSession, query: Any) -> Any:
+    """Rows this worker takes; other workers (hub nodes) skip them instead of waiting."""
+    if session.bind.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
