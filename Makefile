@@ -21,7 +21,7 @@ run: env
 		echo "created $(DEMO_SECRET_KEY) (the demo's STOREHUB_SECRET_KEY)"; \
 	fi
 	STOREHUB_SECRET_KEY="$${STOREHUB_SECRET_KEY:-$$(cat $(DEMO_SECRET_KEY))}" $(BIN)/storehub seed-demo
-	STOREHUB_SECRET_KEY="$${STOREHUB_SECRET_KEY:-$$(cat $(DEMO_SECRET_KEY))}" $(BIN)/storehub serve
+	STOREHUB_SECRET_KEY="$${STOREHUB_SECRET_KEY:-$$(cat $(DEMO_SECRET_KEY))}" $(BIN)/storehub serve --simulators
 
 test: system-deps env lint typecheck pytest
 

@@ -18,7 +18,7 @@ from fiscal.cl.cli import add_fiscal_commands
 from fiscal.cl.simulator.cli import add_sim_sii
 from hub.db import Database
 from hub.settings import Settings, load_settings
-from schema.errors import StorehubError
+from schema.errors import StorehubError, ValidationError
 
 T = TypeVar("T")
 
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default STOREHUB_HOST)")
     serve.add_argument("--port", type=int, help="port (default STOREHUB_PORT)")
     serve.add_argument("--migrate", action="store_true", help="apply migrations before serving")
+    serve.add_argument(
+        "--simulators",
+        action="store_true",
+        help="also run the SII simulator at STOREHUB_SII_SIMULATOR_URL (the demo's tax authority)",
+    )
     serve.set_defaults(run=_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
@@ -167,6 +172,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print("storehub: STOREHUB_SECRET_KEY is not set; using a random key (demo only)", file=sys.stderr)
     app = create_app(settings)
     base = f"http://{host}:{port}"
+    if args.simulators:
+        _start_simulators(settings)
     print(f"Storehub serving on {base}  (login {base}/login/, API docs {base}/docs)", flush=True)
     uvicorn.run(
         app,
@@ -180,6 +187,37 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _start_simulators(settings: Settings) -> None:
+    """The SII simulator in a side thread (its own event loop), where the hub's settings expect it."""
+    import threading
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    from fiscal.cl.authority_keys import simulator_authority
+    from fiscal.cl.schemas import SiiSchemas
+    from fiscal.cl.simulator import SimulatorState, create_simulator_app
+
+    if settings.sii_environment != "simulator":
+        raise ValidationError("--simulators needs STOREHUB_SII_ENVIRONMENT=simulator")
+    where = urlsplit(settings.sii_simulator_url)
+    schemas_dir = settings.sii_schemas_path
+    state = SimulatorState(
+        schemas=SiiSchemas(schemas_dir) if schemas_dir is not None else None,
+        authority_keys=simulator_authority().keys,
+    )
+    config = uvicorn.Config(
+        create_simulator_app(state),
+        host=where.hostname or "127.0.0.1",
+        port=where.port or 8090,
+        log_config=None,
+        lifespan="on",
+    )
+    threading.Thread(target=uvicorn.Server(config).run, name="sii-simulator", daemon=True).start()
+    url = settings.sii_simulator_url.rstrip("/")
+    print(f"SII simulator on {url}  (faults: POST {url}/_sim/faults; state: {url}/_sim/state)", flush=True)
 
 
 def _safe_url(url: str) -> str:

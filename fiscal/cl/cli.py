@@ -1,5 +1,8 @@
 """``storehub fiscal ...``: command-line tools for tax documents.
 
+``storehub fiscal sample --type 39|33|61 --out DIR [--tenant SLUG]`` writes a signed sample envelope made
+with the tenant's own certificate and CAF (:mod:`fiscal.cl.sample`).
+
 ``storehub fiscal verify PATH [--schemas DIR] [--sii-cert FILE ...]`` checks a DTE, EnvioDTE or
 EnvioBOLETA (see :mod:`fiscal.cl.verify`) and prints one line per document and one for the envelope::
 
@@ -33,7 +36,7 @@ def add_fiscal_commands(subparsers: Any) -> None:
 
     Each command sets ``run=callable(settings, args) -> int`` as ``hub.cli`` expects.
     """
-    fiscal = subparsers.add_parser("fiscal", help="tax documents: verify DTEs and envelopes")
+    fiscal = subparsers.add_parser("fiscal", help="tax documents: verify DTEs and envelopes, write samples")
     commands = fiscal.add_subparsers(dest="fiscal_command", required=True, metavar="COMMAND")
     verify = commands.add_parser(
         "verify",
@@ -56,6 +59,47 @@ def add_fiscal_commands(subparsers: Any) -> None:
         help="SII certificate that signs CAFs (100.cer, 300.cer), to check each CAF's FRMA; repeatable",
     )
     verify.set_defaults(run=_run_verify)
+    sample = commands.add_parser(
+        "sample",
+        help="write a signed sample envelope made with a tenant's certificate and CAF (default: the demo's)",
+        description="Build, stamp and sign one sample document with the tenant's own certificate and CAF "
+        "(its newest CAF's last folio) and write its envelope to DIR. Nothing is sent or recorded. Needs "
+        "STOREHUB_SECRET_KEY (after `make run`: the contents of var/demo-secret-key, read when unset).",
+    )
+    sample.add_argument("--type", dest="doc_type", type=int, choices=(39, 33, 61), required=True)
+    sample.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write into")
+    sample.add_argument("--tenant", default="donarosa", help="tenant slug (default: the demo's donarosa)")
+    sample.set_defaults(run=_run_sample)
+
+
+DEMO_SECRET_KEY = Path("var/demo-secret-key")  # where `make run` keeps the demo's key
+
+
+def _run_sample(settings: Any, args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from fiscal.cl.sample import sample_envelope
+    from fiscal.keys import at_rest_key
+    from hub.db import Database
+
+    secret = os.environ.get("STOREHUB_SECRET_KEY", "")
+    if not secret and DEMO_SECRET_KEY.is_file():
+        secret = DEMO_SECRET_KEY.read_text(encoding="utf-8").strip()
+
+    async def make() -> tuple[bytes, int]:
+        db = Database(settings.database_url)
+        try:
+            return await sample_envelope(db, at_rest_key(secret), args.tenant, args.doc_type)
+        finally:
+            await db.dispose()
+
+    envelope, folio = asyncio.run(make())
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"sample-{args.doc_type}-folio-{folio}.xml"
+    path.write_bytes(envelope)
+    print(f"wrote {path} ({'EnvioBOLETA' if args.doc_type == 39 else 'EnvioDTE'}, 1 document, folio {folio})")
+    return EXIT_OK
 
 
 def _run_verify(settings: object, args: argparse.Namespace) -> int:

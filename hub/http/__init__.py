@@ -10,6 +10,7 @@ from hub.http import (
     categories,
     devices,
     fiscal,
+    fiscal_documents,
     health,
     pages,
     products,
@@ -39,6 +40,7 @@ def api_router() -> Router:
             *stock.ROUTES,
             *settings.ROUTES,
             *fiscal.ROUTES,
+            *fiscal_documents.ROUTES,
         ],
     )
 

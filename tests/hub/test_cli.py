@@ -134,8 +134,9 @@ def served(env: dict[str, str]) -> Iterator[str]:
     assert storehub("migrate", env=env).returncode == 0
     assert storehub("seed-demo", env=env).returncode == 0
     port = free_port()
+    env = env | {"STOREHUB_SII_SIMULATOR_URL": f"http://127.0.0.1:{free_port()}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--simulators"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -184,3 +185,92 @@ async def test_the_served_demo_logs_in_and_opens_a_socket(served: str) -> None:
         )
         reply = json.loads(await asyncio.wait_for(socket_.recv(), 5))
         assert reply["type"] == "reply" and reply["payload"]["sku"] == "00050"
+
+
+async def test_the_served_demo_turns_a_sale_into_an_accepted_boleta_with_its_pdf(served: str) -> None:
+    """What ``make run`` shows: the till sells, the built-in SII simulator accepts the boleta, and the
+    printable PDF's barcode is the document's TED."""
+    import io
+
+    import pypdfium2 as pdfium  # type: ignore[import-untyped]
+    import zxingcpp
+    from lxml import etree
+
+    from fiscal.cl.ted import ted_bytes
+
+    async def login(http: httpx.AsyncClient, user: str) -> str:
+        answer = await http.post(
+            "/api/v1/auth/login",
+            json={"tenant": "donarosa", "username": user, "password": "demo1234"},
+            headers={"Origin": served},
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return str(http.cookies.get("storehub_session"))
+
+    async with httpx.AsyncClient(base_url=served) as cashier:
+        cookie = await login(cashier, "caja1")
+        register = (await cashier.get("/api/v1/registers")).json()[0]["id"]
+    async with websockets.connect(
+        served.replace("http", "ws") + "/ws",
+        origin=served,
+        additional_headers={"Cookie": f"storehub_session={cookie}"},
+    ) as till:
+        await till.recv()  # welcome
+
+        async def call(type_: str, payload: dict[str, object]) -> dict[str, object]:
+            await till.send(json.dumps({"id": type_, "type": type_, "payload": payload}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(till.recv(), 10))
+                if frame.get("id") == type_:
+                    assert frame["type"] == "reply", frame
+                    return dict(frame["payload"])
+
+        await call("cash.open", {"register_id": register, "float_amount": 10_000})
+        cart = await call("cart.add", {"register_id": register, "code": "7800000000504"})
+        sale = await call(
+            "checkout", {"register_id": register, "tenders": [{"kind": "card", "amount": cart["total"]}]}
+        )
+
+    async with httpx.AsyncClient(base_url=served, timeout=30) as owner:
+        await login(owner, "dueno")
+        async with asyncio.timeout(60):
+            while True:
+                [document] = (
+                    await owner.get("/api/v1/fiscal/documents", params={"sale_id": sale["sale_id"]})
+                ).json()
+                if document["status"] in ("accepted", "rejected"):
+                    break
+                await asyncio.sleep(0.2)
+        assert (document["status"], document["doc_type"], document["folio"]) == (
+            "accepted",
+            39,
+            sale["folio"],
+        )
+        xml = (await owner.get(f"/api/v1/fiscal/documents/{document['id']}/xml")).content
+        pdf = await owner.get(
+            f"/api/v1/fiscal/documents/{document['id']}/pdf", params={"layout": "thermal80"}
+        )
+        assert pdf.headers["content-type"] == "application/pdf"
+    ted = etree.fromstring(xml).find(".//{http://www.sii.cl/SiiDte}TED")
+    page = pdfium.PdfDocument(io.BytesIO(pdf.content))[0]
+    image = page.render(scale=300 / 72).to_pil()
+    codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.PDF417]
+    assert [c.bytes for c in codes] == [ted_bytes(ted)]
+
+
+def test_fiscal_sample_writes_envelopes_that_verify(env: dict[str, str], tmp_path: Path) -> None:
+    assert storehub("migrate", env=env).returncode == 0
+    assert storehub("seed-demo", env=env).returncode == 0
+    schemas = ROOT / ".." / "shared" / "reference" / "sii" / "schemas"
+    for doc_type in ("39", "33", "61"):
+        made = storehub("fiscal", "sample", "--type", doc_type, "--out", str(tmp_path / "out"), env=env)
+        assert made.returncode == 0, made.stderr
+        [path] = (tmp_path / "out").glob(f"sample-{doc_type}-*.xml")
+        checked = storehub("fiscal", "verify", str(path), "--schemas", str(schemas), env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.startswith(f"OK {doc_type} folio ")
+    # The demo's key is needed to open the certificate: with another one, a clear refusal, no file.
+    wrong = env | {"STOREHUB_SECRET_KEY": "another-secret-key-" + "y" * 32}
+    refused = storehub("fiscal", "sample", "--type", "39", "--out", str(tmp_path / "none"), env=wrong)
+    assert refused.returncode != 0 and not (tmp_path / "none").exists()
+    assert "storehub:" in refused.stderr
