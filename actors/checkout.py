@@ -14,12 +14,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.checkout_pg import commit_sale_pg
+from actors.checkout_pg import chile_today, commit_sale_pg
 from actors.sale_plan import (
     OutOfStockError,
     PricedLine,
@@ -36,6 +36,7 @@ from schema.ids import utc_iso, uuid7
 from schema.messages.till import CartLine, SaleReceipt, TaxLine, TenderView
 from schema.models import (
     Base,
+    CafFile,
     Counter,
     FiscalDocument,
     FolioRange,
@@ -264,18 +265,20 @@ async def next_number(session: AsyncSession, tenant_id: uuid.UUID, name: str) ->
 
 
 async def next_folio(session: AsyncSession, doc_type: int) -> tuple[int | None, str]:
-    """The next folio of the oldest range that still has one; ranges are consumed in order, gapless.
+    """The next folio of the oldest usable range that still has one; ranges are consumed in order, gapless.
 
-    The UPDATE repeats the "still has one" condition: Postgres re-checks it against the row a concurrent
-    checkout just committed, so a range exhausted meanwhile is skipped instead of overrun.
+    A range whose CAF has expired (SII refuses its folios) is passed over. The UPDATE repeats the "still
+    has one" condition: Postgres re-checks it against the row a concurrent checkout just committed, so a
+    range exhausted meanwhile is skipped instead of overrun.
     """
+    usable = (
+        FolioRange.doc_type == doc_type,
+        FolioRange.next_folio <= FolioRange.last_folio,
+        ~exists().where(CafFile.folio_range_id == FolioRange.id, CafFile.expires <= chile_today()),
+    )
     for _ in range(3):
         oldest = (
-            select(FolioRange.id)
-            .where(FolioRange.doc_type == doc_type, FolioRange.next_folio <= FolioRange.last_folio)
-            .order_by(FolioRange.first_folio)
-            .limit(1)
-            .scalar_subquery()
+            select(FolioRange.id).where(*usable).order_by(FolioRange.first_folio).limit(1).scalar_subquery()
         )
         taken = (
             await session.execute(
@@ -287,13 +290,7 @@ async def next_folio(session: AsyncSession, doc_type: int) -> tuple[int | None, 
         ).scalar_one_or_none()
         if taken is not None:
             return int(taken) - 1, ""
-        still_available = (
-            await session.execute(
-                select(FolioRange.id)
-                .where(FolioRange.doc_type == doc_type, FolioRange.next_folio <= FolioRange.last_folio)
-                .limit(1)
-            )
-        ).first()
+        still_available = (await session.execute(select(FolioRange.id).where(*usable).limit(1))).first()
         if still_available is None:
             break
     return None, f"no folios available for document type {doc_type}"

@@ -20,8 +20,9 @@ security applies as on any statement: the transaction runs as ``storehub_app`` w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,13 @@ from actors.stock import lock_levels
 from hub.db import OUTBOX_WRITTEN
 from schema.ids import uuid7
 from schema.messages.till import SaleReceipt, TaxLine
+
+CHILE = ZoneInfo("America/Santiago")  # CAFs expire by SII's calendar
+
+
+def chile_today() -> date:
+    return datetime.now(CHILE).date()
+
 
 _ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _MADE_BY_COMMAND = "SELECT id FROM sales WHERE tenant_id = $1 AND register_id = $2 AND command_id = $3"
@@ -62,8 +70,10 @@ WITH levels AS (
 ), folio AS (
     UPDATE folio_ranges SET next_folio = next_folio + 1
     WHERE tenant_id = $1 AND next_folio <= last_folio AND (SELECT value FROM number) IS NOT NULL
-      AND id = (SELECT id FROM folio_ranges
+      AND id = (SELECT id FROM folio_ranges r
                 WHERE tenant_id = $1 AND doc_type = $10 AND next_folio <= last_folio
+                  AND NOT EXISTS (SELECT 1 FROM caf_files c  -- an expired CAF's folios are refused by SII
+                                  WHERE c.tenant_id = $1 AND c.folio_range_id = r.id AND c.expires <= $47)
                 ORDER BY first_folio LIMIT 1)
     RETURNING next_folio - 1 AS folio
 ), sale AS (
@@ -190,8 +200,9 @@ async def commit_sale_pg(
         # $41..$45: outbox events
         [uuid7() for _ in events], [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
         [e[3] for e in events],
-        # $46: a factura's buyer
+        # $46: a factura's buyer; $47: today in Chile, for CAF expiry
         None if buyer is None else msgspec.json.encode(buyer).decode(),
+        chile_today(),
     )  # fmt: skip
     session.info[OUTBOX_WRITTEN] = True
     return msgspec.structs.replace(receipt, number=row["number"], folio=row["folio"])
