@@ -56,6 +56,7 @@ class FiscalService:
             authority=self._authority,
             # A claimed upload or poll is taken again only after the request surely ended.
             lease=timedelta(seconds=settings.sii_timeout_seconds + 5),
+            folios_low=settings.folios_low,
         )
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -33,10 +33,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.checkout import next_folio
+from actors.checkout_pg import chile_today
 from fiscal.backoff import Backoff
 from fiscal.certificates import Signer, rut_of
 from fiscal.cl.caf import Caf
@@ -51,10 +52,12 @@ from hub.db import Database
 from hub.events.outbox import emit
 from schema.errors import StorehubError
 from schema.models import (
+    CafFile,
     FiscalCertificate,
     FiscalDocument,
     FiscalEnvelope,
     FiscalSetup,
+    FolioRange,
     Sale,
     SaleLine,
     Tenant,
@@ -103,6 +106,7 @@ class PipelineConfig:
     batch: int = 200  # documents signed per step
     envelope_size: int = 100  # documents per envelope
     lease: timedelta = timedelta(seconds=60)  # a claimed upload or poll is retried after this
+    folios_low: int = 50  # FoliosLow is announced below this many folios left of a type
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -112,6 +116,7 @@ class ClPipeline:
         self._signer: tuple[uuid.UUID | None, Signer] | None = None  # (certificate id, opened)
         self._cafs: dict[tuple[int, int], Caf] = {}
         self._chilean: bool | None = None
+        self._warned: dict[int, int] = {}  # doc type -> the step of folios left last announced
 
     # -- the loop's one step ------------------------------------------------------------------------------
 
@@ -183,6 +188,7 @@ class ClPipeline:
                 if folio is None:
                     if document.reason != reason:
                         self._changed(session, document, reason=reason)
+                    await self._announce_folios(session, {document.doc_type})
                     continue
                 document.folio = folio
                 self._changed(session, document, reason="")
@@ -232,7 +238,39 @@ class ClPipeline:
                 document.attempts = 0
                 self._changed(session, document, status="signed", reason="")
                 signed += 1
+            await self._announce_folios(session, {d.doc_type for d in due})
         return signed
+
+    async def _announce_folios(self, session: AsyncSession, doc_types: set[int]) -> None:
+        """``FoliosLow`` on the tenant stream when few folios of a type are left: once on crossing
+        ``folios_low``, again at each fifth of the way down, and at zero (sales then wait for a CAF)."""
+        low = self.config.folios_low
+        today = chile_today()
+        for doc_type in sorted(doc_types):
+            left = (
+                await session.execute(
+                    select(
+                        func.coalesce(func.sum(FolioRange.last_folio - FolioRange.next_folio + 1), 0)
+                    ).where(
+                        FolioRange.doc_type == doc_type,
+                        FolioRange.next_folio <= FolioRange.last_folio,
+                        ~exists().where(CafFile.folio_range_id == FolioRange.id, CafFile.expires <= today),
+                    )
+                )
+            ).scalar_one()
+            if left >= low:
+                self._warned.pop(doc_type, None)
+                continue
+            step = -1 if left == 0 else left // max(1, low // 5)
+            if self._warned.get(doc_type) == step:
+                continue
+            self._warned[doc_type] = step
+            emit(
+                session,
+                "tenant",
+                "FoliosLow",
+                {"doc_type": doc_type, "remaining": int(left), "threshold": low},
+            )
 
     async def _setup_and_signer(self, session: AsyncSession) -> tuple[FiscalSetup, Signer]:
         setup = (await session.execute(select(FiscalSetup))).scalar_one_or_none()

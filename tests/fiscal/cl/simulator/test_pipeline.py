@@ -306,6 +306,14 @@ async def test_documents_wait_with_a_reason_until_the_setup_is_complete(
     caf = authority.issue_caf(COMPANY, "Minimarket Doña Rosa SpA", 39, 3, 10, date.today())
     await upload_caf(sqlite_db, shop.tenant_id, caf, authority_keys=authority.keys, key=KEY, user_id=None)
     assert await until_final(pipeline, shop) == {"accepted": 3}
+    # The owner's dashboard heard it: no folios left (sales wait), then 7 left of the new CAF.
+    async with sqlite_db.tenant(shop.tenant_id) as session:
+        lows = (
+            (await session.execute(select(OutboxEvent.payload).where(OutboxEvent.event == "FoliosLow")))
+            .scalars()
+            .all()
+        )
+    assert [(low["doc_type"], low["remaining"]) for low in lows] == [(39, 0), (39, 7)]
 
 
 async def until_final_or_stuck(pipeline: ClPipeline) -> None:
