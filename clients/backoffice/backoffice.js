@@ -28,6 +28,9 @@
     document.getElementById("user-name").textContent = me.user ? me.user.display_name : "";
     document.getElementById("user-role").textContent = ROLES[me.role] || me.role;
     document.title = me.tenant.name + " · Storehub";
+    // Tax documents (SII): Chilean tenants, for the owner and managers.
+    const fiscal = me.tenant.country === "CL" && (me.role === "owner" || me.role === "manager");
+    document.getElementById("nav-fiscal").hidden = !fiscal;
 
     const body = document.getElementById("stores");
     try {

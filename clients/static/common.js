@@ -1,5 +1,6 @@
 // Shared by every Storehub page: a fetch wrapper for the hub's JSON API.
 // Cookie sessions need the CSRF token on unsafe methods; /api/v1/auth/me hands it out.
+// api(path, {method, body}) sends JSON; api(path, {method: "POST", form: formData}) sends multipart.
 "use strict";
 
 (function () {
@@ -29,6 +30,8 @@
     if (opts.body !== undefined) {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.body);
+    } else if (opts.form !== undefined) {
+      body = opts.form; // FormData (file uploads): the browser sets the multipart Content-Type and boundary
     }
     if (UNSAFE.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
     const response = await fetch(path, { method, headers, body, credentials: "same-origin" });
