@@ -200,7 +200,12 @@ def parse_xml(data: bytes, what: str) -> etree._Element:
                 raise
             return etree.fromstring(data, _LATIN1_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise InvalidCafError(f"the {what} is not a valid XML file: {exc}") from None
+        # The parser's position is enough: its own wording ("Start tag expected...") helps nobody.
+        line = getattr(exc, "lineno", None)
+        where = f" (broken at line {line})" if line and data.lstrip()[:1] == b"<" else ""
+        raise InvalidCafError(
+            f"the {what} is not an XML file as SII issues them{where}: download it again from SII"
+        ) from None
 
 
 def parse_caf(data: bytes) -> Caf:

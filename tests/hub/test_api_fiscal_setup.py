@@ -362,7 +362,7 @@ BAD_CAFS: list[tuple[str, Any, int | None, int, str, str]] = [
      "invalid_caf", "does not verify with SII key 100"),
     ("overlap", lambda rut: SIMULATOR.issue_caf(rut, "X", 39, 50, 200, today()), None, 409, "caf_overlap",
      "the CAF's folios 50-200 of 39 (boleta electrónica) overlap the range 1-100 already loaded"),
-    ("garbage", lambda rut: b"%PDF-1.4 not a CAF", None, 400, "invalid_caf", "not a valid XML file"),
+    ("garbage", lambda rut: b"%PDF-1.4 not a CAF", None, 400, "invalid_caf", "not an XML file as SII"),
     ("empty", lambda rut: b"", None, 400, "invalid", "the CAF file is empty"),
     ("oversize", lambda rut: b"<AUTORIZACION>" + b" " * MAX_FILE_BYTES, None, 413, "too_large",
      "larger than 64 KiB"),

@@ -438,7 +438,7 @@ BAD_CAFS: list[
         InvalidCafError,
         "SII key number 300, which is not one of the known keys (100)",
     ),
-    ("garbage", lambda a, c: b"\x00\x01 no XML", {}, InvalidCafError, "the CAF file is not a valid XML file"),
+    ("garbage", lambda a, c: b"\x00\x01 no XML", {}, InvalidCafError, "is not an XML file as SII"),
     ("not a CAF", lambda a, c: b"<Factura/>", {}, InvalidCafError, "its root element is <Factura>"),
     ("no private key", _bare, {}, InvalidCafError, "without the private key (RSASK)"),
     ("overlap", lambda a, c: caf_of(a, c, 39, 501, 700), {}, CafOverlapError, "overlap the range 401-600"),
