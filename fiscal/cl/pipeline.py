@@ -12,7 +12,8 @@ on Postgres; SQLite runs one process):
    validated against SII's schemas; the envelope's bytes are stored before anything is sent, so a retry
    resends exactly them and a document never goes out twice with different content;
 4. **send** built envelopes (claimed with a lease, so a crash mid-upload only delays the retry);
-5. **poll** sent envelopes until SII gives each document a final state.
+5. **poll** sent envelopes until SII gives each document a final state (QueryEstUp gives an EnvioDTE's
+   counts, not its rejected folios: those documents are then asked one by one with QueryEstDte).
 
 A transient failure (timeout, 5xx, HTML page, 429) retries with exponential backoff and jitter, never sooner
 than the authority's Retry-After. What the pipeline waits for (no certificate, no folios, an expired CAF) is
@@ -28,7 +29,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -43,10 +44,11 @@ from fiscal.certificates import Signer, rut_of
 from fiscal.cl.caf import Caf
 from fiscal.cl.dte import Emitter, Receiver, build_document
 from fiscal.cl.envelope import build_envio_boleta, build_envio_dte
+from fiscal.cl.rut import normalize
 from fiscal.cl.sale_document import Referenced, SoldLine, document_input, emitter_of
 from fiscal.cl.schemas import SiiSchemas
 from fiscal.cl.setup import caf_in, signer_in
-from fiscal.cl.sii_client import EnvelopeStatus, SiiClient, Upload
+from fiscal.cl.sii_client import DocumentResult, EnvelopeStatus, SiiClient, Upload
 from fiscal.cl.sii_states import DocState, RetryableSiiError, SiiAuthenticationError, SiiRejectedError
 from hub.db import Database
 from hub.events.outbox import emit
@@ -78,6 +80,12 @@ class Authority(Protocol):
     async def status(self, kind: str, track_id: str) -> EnvelopeStatus:
         """Where SII is with an envelope and its documents."""
 
+    async def document_status(
+        self, doc_type: int, folio: int, receiver_rut: str, issue_date: date, total: int
+    ) -> DocumentResult:
+        """What SII registered for one DTE (not boletas): QueryEstDte. Raises RetryableSiiError or
+        SiiAuthenticationError; the result's state is final only when SII's code settles it."""
+
 
 class SiiAuthority:
     """``Authority`` over ``SiiClient``: boletas through the boleta API, the rest through DTEUpload."""
@@ -94,6 +102,13 @@ class SiiAuthority:
         if kind == "boleta":
             return await self.client.boleta_envelope_status(track_id, self.company_rut)
         return await self.client.dte_envelope_status(track_id, self.company_rut)
+
+    async def document_status(
+        self, doc_type: int, folio: int, receiver_rut: str, issue_date: date, total: int
+    ) -> DocumentResult:
+        return await self.client.document_status(
+            self.company_rut, receiver_rut, doc_type, folio, issue_date, total
+        )
 
 
 @dataclass
@@ -544,30 +559,165 @@ class ClPipeline:
                 delay = self.config.poll_backoff.delay(envelope.attempts)
                 envelope.next_attempt_at = now + timedelta(seconds=delay)
                 return 0
-            results = {(d.doc_type, d.folio): d for d in status.documents}
-            for document in await self._documents_of(session, envelope_id):
-                folio = document.folio or 0
-                state = status.state_of(document.doc_type, folio)
-                result = results.get((document.doc_type, folio))
-                if result is not None:
-                    document.authority_state = result.sii_state
-                elif status.itemized and state is DocState.ACCEPTED:  # only objections are listed: DOK
-                    document.authority_state = "DOK"
-                else:
-                    document.authority_state = status.sii_state
-                if state is None:  # SII gave counts, not folios: it says which ones by e-mail
-                    reason = (
-                        f"SII rejected some documents of envelope {status.track_id} without naming them "
-                        f"({status.reason}); check SII's reply"
+            # QueryEstUp counts per type and names no folio: ask QueryEstDte (below, outside the transaction)
+            # about each document the counts leave open and no earlier poll settled.
+            documents = await self._documents_of(session, envelope_id)
+            ask = [
+                (document.doc_type, document.folio or 0, document.xml or b"")
+                for document in documents
+                if envelope.kind == "dte"
+                and document.status not in FINAL
+                and status.state_of(document.doc_type, document.folio or 0) is None
+            ]
+        answers: dict[tuple[int, int], DocumentResult] = {}
+        unaskable: dict[tuple[int, int], str] = {}
+        failure: Exception | None = None  # SII could not answer: the rest waits for the next poll
+        if ask:
+            try:
+                authority = await self._authority()
+                for doc_type, folio, xml in ask:
+                    try:
+                        receiver, issued, total = dte_query_data(xml)
+                    except ValueError as exc:  # our own bug: SII cannot be asked about this document
+                        unaskable[(doc_type, folio)] = str(exc)
+                        continue
+                    answers[(doc_type, folio)] = await authority.document_status(
+                        doc_type, folio, receiver, issued, total
                     )
-                    self._changed(session, document, status="sent", reason=reason)
+            except (RetryableSiiError, SiiAuthenticationError, _Waiting) as exc:
+                failure = exc
+        async with self.db.tenant(self.tenant_id) as session:
+            envelope = await session.get(FiscalEnvelope, (self.tenant_id, envelope_id))
+            assert envelope is not None
+            documents = await self._documents_of(session, envelope_id)
+            results = {(d.doc_type, d.folio): d for d in status.documents}
+            counts = {count.doc_type: count for count in status.counts}
+            settled: dict[uuid.UUID, tuple[DocState, str, str]] = {}  # -> (state, SII's code, reason)
+            answered: set[uuid.UUID] = set()  # settled by this poll's QueryEstDte answers
+            open_types: set[int] = set()  # types whose documents the envelope's answer does not settle
+            unsettled: list[FiscalDocument] = []
+            for document in documents:
+                key = (document.doc_type, document.folio or 0)
+                state = status.state_of(*key)
+                result = results.get(key)
+                answer = answers.get(key)
+                count = counts.get(document.doc_type)
+                if state is not None:  # the envelope's answer tells
+                    if result is not None:
+                        code = result.sii_state
+                    elif status.itemized and state is DocState.ACCEPTED:  # only objections are listed: DOK
+                        code = "DOK"
+                    else:
+                        code = status.sii_state
+                    reason = result.reason if result is not None and result.reason else ""
+                    if state is DocState.REJECTED and not reason:
+                        reason = status.reason or f"rejected by SII ({status.sii_state})"
+                    settled[document.id] = (state, code, reason)
                     continue
-                reason = result.reason if result is not None and result.reason else ""
-                if state is DocState.REJECTED and not reason:
-                    reason = status.reason or f"rejected by SII ({status.sii_state})"
-                self._changed(session, document, status=state.value, reason=reason)
-            envelope.status = "rejected" if status.state is DocState.REJECTED else "done"
-            return 1
+                open_types.add(document.doc_type)
+                if document.status in FINAL:  # settled by an earlier poll of this envelope
+                    settled[document.id] = (
+                        DocState(document.status),
+                        document.authority_state,
+                        document.reason,
+                    )
+                elif answer is not None and answer.state.final:  # QueryEstDte tells
+                    state = answer.state
+                    if (
+                        state is DocState.ACCEPTED
+                        and count is not None
+                        and count.objections
+                        and not count.accepted
+                    ):
+                        state = DocState.ACCEPTED_WITH_OBJECTIONS  # DOK does not tell; the counts do
+                    settled[document.id] = (
+                        state,
+                        answer.sii_state,
+                        "" if answer.sii_state == "DOK" else answer.reason,
+                    )
+                    answered.add(document.id)
+                else:
+                    unsettled.append(document)
+            contradicted: set[uuid.UUID] = set()
+            for doc_type in sorted(open_types):
+                count = counts.get(doc_type)
+                mine = [document for document in documents if document.doc_type == doc_type]
+                states = [settled[d.id][0] for d in mine if d.id in settled]
+                registered = sum(state is not DocState.REJECTED for state in states)
+                rejected = len(states) - registered
+                if count is None:
+                    continue
+                # QueryEstDte answers by folio: answers the counts contradict (more held or rejected than SII
+                # counted) settle nothing; a person must look.
+                if registered > count.accepted + count.objections or rejected > count.rejected:
+                    for document in mine:
+                        if document.id in answered:
+                            del settled[document.id]
+                            contradicted.add(document.id)
+                            unsettled.append(document)
+                    continue
+                # SII registers only what it accepted, so it answers a document it rejected "not received"
+                # (FAU): when every other document of the type is confirmed registered, the ones it still
+                # does not hold are exactly those QueryEstUp counts as rejected.
+                left = [document for document in unsettled if document.doc_type == doc_type]
+                if (
+                    not left
+                    or count.informed != len(mine)
+                    or registered != count.accepted + count.objections
+                    or rejected + len(left) != count.rejected
+                    or any((d.doc_type, d.folio or 0) not in answers for d in left)
+                ):
+                    continue
+                for document in left:
+                    answer = answers[(document.doc_type, document.folio or 0)]
+                    reason = (
+                        f"{answer.reason or answer.sii_state} (SII counted {count.rejected} of the "
+                        f"{count.informed} documents of type {doc_type} in envelope {status.track_id} as "
+                        "rejected and holds all the others)"
+                    )
+                    settled[document.id] = (DocState.REJECTED, answer.sii_state, reason)
+            waiting = 0
+            for document in documents:
+                key = (document.doc_type, document.folio or 0)
+                if document.id in settled:
+                    state, code, reason = settled[document.id]
+                    document.authority_state = code[:8]
+                    if (document.status, document.reason) != (state.value, reason[:400]):
+                        self._changed(session, document, status=state.value, reason=reason)
+                    continue
+                # Never final without SII's word: it stays sent and the envelope is polled again.
+                waiting += 1
+                count = counts.get(document.doc_type)
+                answer = answers.get(key)
+                if answer is not None:
+                    document.authority_state = answer.sii_state[:8]
+                    detail = f"asked about this one, SII answers {answer.sii_state} ({answer.reason})"
+                    if document.id in contradicted:
+                        detail += ", which contradicts SII's counts for the envelope: check it with SII"
+                elif key in unaskable:
+                    detail = f"SII cannot be asked about it: {unaskable[key]}"
+                else:
+                    detail = f"asking SII about it failed ({failure})" if failure else "SII was not asked yet"
+                context = (
+                    f"SII rejected {count.rejected} of the {count.informed} documents of type "
+                    f"{document.doc_type} in envelope {status.track_id} without naming them"
+                    if count is not None and count.rejected
+                    else f"SII's answer for envelope {status.track_id} ({status.reason}) does not settle it"
+                )
+                reason = f"{context}; {detail}; asking again"
+                if (document.status, document.reason) != ("sent", reason[:400]):
+                    self._changed(session, document, status="sent", reason=reason)
+            if not waiting:
+                envelope.status = "rejected" if status.state is DocState.REJECTED else "done"
+                envelope.last_error = ""
+                return 1
+            envelope.attempts += 1
+            delay = self.config.poll_backoff.delay(envelope.attempts, getattr(failure, "retry_after", None))
+            envelope.next_attempt_at = now + timedelta(seconds=delay)
+            envelope.last_error = f"{waiting} documents not settled yet" + (f": {failure}" if failure else "")
+            envelope.last_error = envelope.last_error[:400]
+            log.info("envelope %s: %s; polling again in %.1f s", envelope_id, envelope.last_error, delay)
+            return 0
 
     # -- bookkeeping -------------------------------------------------------------------------------------
 
@@ -605,6 +755,34 @@ class _Waiting(StorehubError):
 
     code = "fiscal_waiting"
     status = 409
+
+
+_DTE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def dte_query_data(xml: bytes) -> tuple[str, date, int]:
+    """(receiver RUT, issue date, total) of a signed DTE: the Encabezado's RUTRecep, FchEmis and MntTotal
+    (namespace ``http://www.sii.cl/SiiDte``, or none), which QueryEstDte asks about. Raises ValueError."""
+    try:
+        root = etree.fromstring(xml, _DTE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"the stored DTE is not XML ({exc})") from None
+    header = root.find("{*}Documento/{*}Encabezado")
+    if header is None:
+        raise ValueError("the stored DTE has no Documento/Encabezado")
+    fields = {
+        name: (header.findtext(path) or "").strip()
+        for name, path in (
+            ("RUTRecep", "{*}Receptor/{*}RUTRecep"),
+            ("FchEmis", "{*}IdDoc/{*}FchEmis"),
+            ("MntTotal", "{*}Totales/{*}MntTotal"),
+        )
+    }
+    try:
+        return normalize(fields["RUTRecep"]), date.fromisoformat(fields["FchEmis"]), int(fields["MntTotal"])
+    except (StorehubError, ValueError):
+        shown = ", ".join(f"{name} {value!r}" for name, value in fields.items())
+        raise ValueError(f"the stored DTE's {shown} are not a RUT, a date and an amount") from None
 
 
 def _locked(session: AsyncSession, query: Any) -> Any:

@@ -16,14 +16,16 @@ Outcomes:
   first track id) / the boleta API answered ``REC`` with a track id.
 * :class:`EnvelopeStatus` — the state of an upload; per-document results where SII gives them (the boleta
   API's ``detalle_rep_rech``; QueryEstUp gives counts per document type only, SII mails the details).
+* :class:`DocumentResult` — from :meth:`SiiClient.document_status` (QueryEstDte): what SII registered for
+  one DTE; its ``state`` is final only when SII's code settles it (``fiscal.cl.sii_states`` explains which).
 * :class:`RetryableSiiError` — timeouts, connection errors, HTTP 5xx and 429 (``retry_after`` from the
   ``Retry-After`` header, seconds or HTTP date), HTML where XML/JSON was expected (SII does that),
   unreadable answers, SII-internal statuses, a token refused twice. Also other unexpected HTTP 4xx:
   they say nothing certain about the document, so the pipeline's attempt limit decides.
 * :class:`SiiRejectedError` — final: schema (STATUS 7), signature (8), size (2).
 * :class:`SiiAuthenticationError` — SII refuses our certificate or permissions (STATUS 1, 6, HTTP 403;
-  token ESTADO 05, 11, 12, -07...; QueryEstUp -3, -6, -10, -13): a person must act; the document is
-  unsent.
+  token ESTADO 05, 11, 12, -07...; QueryEstUp -3, -6, -10, -13; QueryEstDte EMP): a person must act;
+  the document is unsent (or, for a state query, still unsettled).
 
 Wire formats: ``fiscal.cl.sii_endpoints`` and ``fiscal.cl.sii_auth`` cite their sources.
 
@@ -31,6 +33,11 @@ Wire formats: ``fiscal.cl.sii_endpoints`` and ``fiscal.cl.sii_auth`` cite their 
   ``TOKEN``, answered by ``<RECEPCIONDTE>`` (``STATUS``, ``TRACKID``, ``DETAIL/ERROR``).
 * QueryEstUp: ``getEstUp(RutCompania, DvCompania, TrackId, Token)`` answers ``RESP_HDR/ESTADO, GLOSA``
   and ``RESP_BODY`` with ``TIPO_DOCTO, INFORMADOS, ACEPTADOS, RECHAZADOS, REPAROS`` repeated per type.
+* QueryEstDte: ``getEstDte(RutConsultante, DvConsultante, RutCompania, DvCompania, RutReceptor,
+  DvReceptor, TipoDte, FolioDte, FechaEmisionDte, MontoDte, Token)``, every part an ``xsd:string`` in that
+  order (the consultant is the certificate's holder, the date ``DDMMAAAA``, the amount the DTE's MntTotal),
+  answers ``RESP_HDR`` with ``ESTADO, GLOSA_ESTADO, ERR_CODE, GLOSA_ERR, NUM_ATENCION`` (SII's "Consulta de
+  Estado de DTE" manual OI2004_CEDTE_MDE 1.10; LibreDTE's ``ValidateDocumentJob`` sends the same).
 * boleta envío: the same form, answered with JSON ``{"trackid", "estado": "REC", ...}`` (``trk_id`` is
   accepted too); its state: JSON ``{"estado", "estadistica": [{"tipo", "informados", "aceptados",
   "rechazados", "reparos"}], "detalle_rep_rech": [{"tipo", "folio", "estado", "descripcion", "error":
@@ -43,11 +50,12 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
 
-from fiscal.certificates import Signer
+from fiscal.certificates import Signer, rut_of
 from fiscal.cl.rut import normalize
 from fiscal.cl.sii_auth import (
     BOLETA,
@@ -65,6 +73,7 @@ from fiscal.cl.sii_auth import (
 )
 from fiscal.cl.sii_endpoints import SiiEndpoints
 from fiscal.cl.sii_states import (
+    DOCUMENT_QUERY_REFUSALS,
     ENVELOPE_GLOSAS,
     QUERY_TOKEN_ERRORS,
     DocState,
@@ -73,6 +82,7 @@ from fiscal.cl.sii_states import (
     SiiError,
     SiiRejectedError,
     UploadOutcome,
+    document_query_state,
     document_state,
     envelope_state,
     upload_outcome,
@@ -106,7 +116,7 @@ class TypeCount:
 class DocumentResult:
     doc_type: int
     folio: int
-    sii_state: str  # DOK, RPR, RLV, RCH
+    sii_state: str  # boleta API: DOK, RPR, RLV, RCH; QueryEstDte: DOK, FAU, FNA, ... (sii_states)
     state: DocState
     reason: str = ""
 
@@ -132,7 +142,8 @@ class EnvelopeStatus:
 
     def state_of(self, doc_type: int, folio: int) -> DocState | None:
         """The document's state, or None when SII's answer does not tell (an accepted EnvioDTE where only
-        some documents of that type were rejected: QueryEstUp gives counts, not folios)."""
+        some documents of that type were rejected: QueryEstUp gives counts, not folios; ask
+        :meth:`SiiClient.document_status` for each)."""
         for document in self.documents:
             if (document.doc_type, document.folio) == (doc_type, folio):
                 return document.state
@@ -353,6 +364,57 @@ class SiiClient:
                 reason=respuesta.glosa,
                 counts=tuple(counts),
             )
+
+        return await self._with_token(DTE, call)
+
+    async def document_status(
+        self, company_rut: str, receiver_rut: str, doc_type: int, folio: int, issue_date: date, total: int
+    ) -> DocumentResult:
+        """QueryEstDte ``getEstDte``: what SII registered for one DTE of ``company_rut`` (not boletas).
+
+        ``receiver_rut``, ``issue_date`` and ``total`` are the DTE's RUTRecep, FchEmis and MntTotal: SII
+        compares them with what it holds (``DNK`` when they differ). The result's ``state`` is final only
+        when SII's code settles the document (``fiscal.cl.sii_states``); ``FAU`` (not received) is
+        ``in_process``. Raises :class:`RetryableSiiError` (and refreshes a refused token once, like every
+        call) or :class:`SiiAuthenticationError` (``EMP``: the company may not issue DTEs).
+        """
+        consultant, consultant_dv = _split(rut_of(self.signer.certificate))
+        rut, dv = _split(company_rut)
+        receiver, receiver_dv = _split(receiver_rut)
+
+        async def call(token: str) -> DocumentResult:
+            what = "getEstDte"
+            params = [
+                ("RutConsultante", consultant),
+                ("DvConsultante", consultant_dv),
+                ("RutCompania", rut),
+                ("DvCompania", dv),
+                ("RutReceptor", receiver),
+                ("DvReceptor", receiver_dv),
+                ("TipoDte", str(doc_type)),
+                ("FolioDte", str(folio)),
+                ("FechaEmisionDte", issue_date.strftime("%d%m%Y")),
+                ("MontoDte", str(total)),
+                ("Token", token),
+            ]
+            root = await soap_call(
+                self.http, self.endpoints.query_document_url, what, params, what=what, time_limit=self.timeout
+            )
+            respuesta = read_respuesta(root, what)
+            estado = respuesta.estado.upper()
+            header = respuesta.header
+            glosas = [header.get(name, "") for name in ("GLOSA_ESTADO", "GLOSA_ERR", "GLOSA")]
+            reason = ": ".join(dict.fromkeys(" ".join(g.split()) for g in glosas if g.strip()))
+            if estado in QUERY_TOKEN_ERRORS:
+                raise TokenRejectedError(f"{what}: ESTADO {estado} {reason}".strip(), kind="token")
+            if estado in DOCUMENT_QUERY_REFUSALS:
+                raise SiiAuthenticationError(estado, reason or "the company may not issue DTEs")
+            if not estado or estado.startswith("-"):
+                details = ", ".join(f"{k} {v}" for k, v in header.items() if k.endswith("_CODE"))
+                raise RetryableSiiError(
+                    f"{what}: ESTADO {estado or '?'} {reason} {details}".strip(), kind="sii"
+                )
+            return DocumentResult(doc_type, folio, estado, document_query_state(estado), reason)
 
         return await self._with_token(DTE, call)
 

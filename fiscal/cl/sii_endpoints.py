@@ -4,9 +4,10 @@ Two families of services, on different hosts:
 
 * the DTE web services (SOAP, rpc/encoded) and the upload form: ``maullin.sii.cl`` (certification) and
   ``palena.sii.cl`` (production) — ``/DTEWS/CrSeed.jws`` (seed), ``/DTEWS/GetTokenFromSeed.jws`` (token),
-  ``/DTEWS/QueryEstUp.jws`` (state of an upload), ``/cgi_dte/UPL/DTEUpload`` (multipart upload of an
-  EnvioDTE). Source: SII's "Autenticación Automática" manual v1.9 (chapter 7 names both hosts), the upload
-  and QueryEstUp manuals as used by LibreDTE and Odoo's l10n_cl_edi.
+  ``/DTEWS/QueryEstUp.jws`` (state of an upload), ``/DTEWS/QueryEstDte.jws`` (state of one document),
+  ``/cgi_dte/UPL/DTEUpload`` (multipart upload of an EnvioDTE). Source: SII's "Autenticación
+  Automática" manual v1.9 (chapter 7 names both hosts), the upload, QueryEstUp and "Consulta de Estado de
+  DTE" (OI2004_CEDTE_MDE) manuals as used by LibreDTE and Odoo's l10n_cl_edi.
 * the boleta REST API (Res. 74/2020), base path ``/recursos/v1``: seed, token and the state of an envío
   on ``apicert.sii.cl`` (certification) / ``api.sii.cl`` (production); the envío itself (``POST
   boleta.electronica.envio``) on ``pangal.sii.cl`` / ``rahue.sii.cl``, which SII's OpenAPI lists as the
@@ -25,6 +26,7 @@ from typing import Final
 SEED_PATH: Final = "/DTEWS/CrSeed.jws"
 TOKEN_PATH: Final = "/DTEWS/GetTokenFromSeed.jws"  # noqa: S105 (a path, not a secret)
 QUERY_UPLOAD_PATH: Final = "/DTEWS/QueryEstUp.jws"
+QUERY_DOCUMENT_PATH: Final = "/DTEWS/QueryEstDte.jws"
 UPLOAD_PATH: Final = "/cgi_dte/UPL/DTEUpload"
 BOLETA_PREFIX: Final = "/recursos/v1"
 BOLETA_SEED_PATH: Final = BOLETA_PREFIX + "/boleta.electronica.semilla"
@@ -80,6 +82,11 @@ class SiiEndpoints:
         return self.dte_base + QUERY_UPLOAD_PATH
 
     @property
+    def query_document_url(self) -> str:
+        """QueryEstDte (``getEstDte``): the state of one DTE (not boletas) SII registered."""
+        return self.dte_base + QUERY_DOCUMENT_PATH
+
+    @property
     def upload_url(self) -> str:
         return self.dte_base + UPLOAD_PATH
 
@@ -107,6 +114,7 @@ __all__ = [
     "BOLETA_SEED_PATH",
     "BOLETA_TOKEN_PATH",
     "BOLETA_UPLOAD_PATH",
+    "QUERY_DOCUMENT_PATH",
     "QUERY_UPLOAD_PATH",
     "SEED_PATH",
     "TOKEN_PATH",

@@ -20,6 +20,41 @@ Envelope states come from QueryEstUp's ``ESTADO`` and the boleta API's ``estado`
 guessed final: :func:`envelope_state` answers ``in_process`` for it (keep asking) and
 :func:`is_known_envelope_code` lets the caller log it.
 
+QueryEstDte (``getEstDte``) answers for one DTE (facturas, notas; not boletas) what SII has *registered*
+under (emitter, type, folio), compared with the receiver, issue date and total asked about. SII registers
+only the documents it accepted (with or without objections), so a document it rejected inside a processed
+envelope is answered ``FAU`` exactly like one not processed yet. Codes from SII's "Consulta de Estado de
+DTE" manual (OI2004_CEDTE_MDE 1.10, ``estado_dte.pdf``), as LibreDTE's ``ValidateDocumentResponse`` lists
+them with their ``ERR_CODE``; :func:`document_query_state` maps them:
+
+==== ======== ============================================================ ==================================
+code ERR_CODE SII's meaning                                                our state
+==== ======== ============================================================ ==================================
+DOK  0        received, data coincide with the registered document         ``accepted`` (final)
+DNK  1        received, but the data asked about do NOT coincide          ``in_process``: not *this* document
+FAU  3        not received by SII (yet, or never: rejected ones)           ``in_process``: see below
+FNA  4        not authorized (the folio is in no CAF SII granted)          ``rejected`` (final)
+FAN  5        annulled (the folio was annulled before it was sent)         ``rejected`` (final)
+EMP  6        the company is not authorized to issue DTEs                  :class:`SiiAuthenticationError`
+TMD  10       received; a debit note modifies its texts                    ``accepted`` (final)
+TMC  11       received; a credit note modifies its texts                   ``accepted`` (final)
+MMD  12       received; a debit note modifies its amounts                  ``accepted`` (final)
+MMC  13       received; a credit note modifies its amounts                 ``accepted`` (final)
+AND  14       received; a debit note annuls it                             ``accepted`` (final)
+ANC  15       received; a credit note annuls it                            ``accepted`` (final)
+==== ======== ============================================================ ==================================
+
+Why: the T../M../A.. codes say SII *registered* the document and a later note (a document of its own)
+changed or voided it; voiding a sale issues such a note, and the factura it voids was still accepted.
+``DOK`` cannot tell "with objections" from "without": the caller refines that with QueryEstUp's counts.
+``FAU`` and ``DNK`` never settle a document alone: asked too early, or about data SII holds differently,
+they would turn an accepted document into a rejected one. The pipeline decides a document that SII keeps
+answering ``FAU`` is rejected only from QueryEstUp's counts: when its envelope is processed and every other
+document of the type is confirmed registered, the ones left are exactly the ``RECHAZADOS``. ``EMP`` is
+about the company, not the document: a person must act. Error answers: ``001``-``003`` (token, see
+:data:`QUERY_TOKEN_ERRORS`), negative ``ESTADO`` (-1 to -4 "ERROR RETORNO", with ``SRV_CODE`` 1 input
+error / 2 SQL error): retry. An unknown code is ``in_process``.
+
 DTEUpload's ``STATUS`` (SII's upload manual, as LibreDTE documents each value):
 
 ====== ============================================== ==============================================
@@ -115,8 +150,39 @@ DOCUMENT_STATES: Final[dict[str, DocState]] = {
     "RCH": DocState.REJECTED,
 }
 
-# QueryEstUp answers these ESTADO values when the token is the problem (001 cookie/token inactive,
-# 002 token inactive, 003 token does not exist): fetch a new token and ask once more.
+# QueryEstDte's ESTADO -> (ERR_CODE, SII's GLOSA_ERR); see the module docstring for what each means.
+DOCUMENT_QUERY_CODES: Final[dict[str, tuple[str, str]]] = {
+    "DOK": ("0", "Documento Recibido por el SII. Datos Coinciden con los Registrados"),
+    "DNK": ("1", "Documento Recibido por el SII pero Datos NO Coinciden con los registrados"),
+    "FAU": ("3", "Documento No Recibido por el SII"),
+    "FNA": ("4", "Documento No Autorizado"),
+    "FAN": ("5", "Documento Anulado"),
+    "EMP": ("6", "Empresa no autorizada a Emitir Documentos Tributarios Electrónicos"),
+    "TMD": ("10", "Existe Nota de Débito que Modifica Texto Documento"),
+    "TMC": ("11", "Existe Nota de Crédito que Modifica Textos Documento"),
+    "MMD": ("12", "Existe Nota de Débito que Modifica Montos Documento"),
+    "MMC": ("13", "Existe Nota de Crédito que Modifica Montos Documento"),
+    "AND": ("14", "Existe Nota de Débito que Anula Documento"),
+    "ANC": ("15", "Existe Nota de Crédito que Anula Documento"),
+}
+DOCUMENT_QUERY_STATES: Final[dict[str, DocState]] = {
+    "DOK": DocState.ACCEPTED,
+    "TMD": DocState.ACCEPTED,
+    "TMC": DocState.ACCEPTED,
+    "MMD": DocState.ACCEPTED,
+    "MMC": DocState.ACCEPTED,
+    "AND": DocState.ACCEPTED,
+    "ANC": DocState.ACCEPTED,
+    "FNA": DocState.REJECTED,
+    "FAN": DocState.REJECTED,
+    "FAU": DocState.IN_PROCESS,
+    "DNK": DocState.IN_PROCESS,
+}
+# QueryEstDte: SII refuses the company, not the document (raised as SiiAuthenticationError).
+DOCUMENT_QUERY_REFUSALS: Final = frozenset({"EMP"})
+
+# QueryEstUp and QueryEstDte answer these ESTADO values when the token is the problem (001 cookie/token
+# inactive, 002 token inactive, 003 token does not exist): fetch a new token and ask once more.
 QUERY_TOKEN_ERRORS: Final = frozenset({"001", "002", "003"})
 
 
@@ -132,6 +198,11 @@ def is_known_envelope_code(code: str) -> bool:
 def document_state(code: str) -> DocState | None:
     """Our state for a per-document code (DOK, RPR, RLV, RCH); ``None`` for anything else."""
     return DOCUMENT_STATES.get(code.strip().upper())
+
+
+def document_query_state(code: str) -> DocState:
+    """Our state for a QueryEstDte ``ESTADO`` (module docstring); unknown codes are ``in_process``."""
+    return DOCUMENT_QUERY_STATES.get(code.strip().upper(), DocState.IN_PROCESS)
 
 
 class UploadOutcome(enum.Enum):
@@ -222,6 +293,9 @@ class SiiAuthenticationError(SiiError):
 
 
 __all__ = [
+    "DOCUMENT_QUERY_CODES",
+    "DOCUMENT_QUERY_REFUSALS",
+    "DOCUMENT_QUERY_STATES",
     "DOCUMENT_STATES",
     "ENVELOPE_GLOSAS",
     "ENVELOPE_STATES",
@@ -233,6 +307,7 @@ __all__ = [
     "SiiError",
     "SiiRejectedError",
     "UploadOutcome",
+    "document_query_state",
     "document_state",
     "envelope_state",
     "is_known_envelope_code",

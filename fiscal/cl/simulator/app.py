@@ -5,6 +5,8 @@
 ``POST /DTEWS/GetTokenFromSeed.jws``        SOAP ``getToken(pszXml)`` -> RESPUESTA (ESTADO, GLOSA, TOKEN)
 ``POST /cgi_dte/UPL/DTEUpload``             multipart + cookie TOKEN -> ``<RECEPCIONDTE>`` (STATUS, TRACKID)
 ``POST /DTEWS/QueryEstUp.jws``              SOAP ``getEstUp(Rut, Dv, TrackId, Token)`` -> RESPUESTA
+``POST /DTEWS/QueryEstDte.jws``             SOAP ``getEstDte(RutConsultante, ..., Token)`` -> RESPUESTA
+                                            (ESTADO, GLOSA_ESTADO, ERR_CODE, GLOSA_ERR, NUM_ATENCION)
 ``GET  /recursos/v1/boleta.electronica.semilla``  RESPUESTA (ESTADO, SEMILLA)
 ``POST /recursos/v1/boleta.electronica.token``    signed getToken -> RESPUESTA (ESTADO, GLOSA, TOKEN)
 ``POST /recursos/v1/boleta.electronica.envio``    multipart + cookie -> JSON (trackid, estado REC)
@@ -19,7 +21,7 @@ counterpart of ``verify_enveloped``); envelopes as :class:`~fiscal.cl.simulator.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -33,6 +35,7 @@ from fiscal.cl.sii_endpoints import (
     BOLETA_SEED_PATH,
     BOLETA_TOKEN_PATH,
     BOLETA_UPLOAD_PATH,
+    QUERY_DOCUMENT_PATH,
     QUERY_UPLOAD_PATH,
     SEED_PATH,
     TOKEN_PATH,
@@ -41,7 +44,7 @@ from fiscal.cl.sii_endpoints import (
 from fiscal.cl.sii_states import ENVELOPE_GLOSAS
 from fiscal.cl.simulator import wire
 from fiscal.cl.simulator.faults import FaultMiddleware, parse_faults
-from fiscal.cl.simulator.state import ENVIO_BOLETA, ENVIO_DTE, Envelope, SimulatorState, company
+from fiscal.cl.simulator.state import ENVIO_BOLETA, ENVIO_DTE, Envelope, SimulatorState, Token, company
 from fiscal.cl.ted import CHILE
 from fiscal.errors import FiscalError
 from fiscal.xmldsig import DSIG_NS, verify_whole_document
@@ -182,6 +185,17 @@ def create_simulator_app(state: SimulatorState) -> Litestar:
             return _xml(wire.soap_answer(url, "getEstUp", wire.respuesta(header)))
         return _xml(wire.soap_answer(url, "getEstUp", _est_up(envelope, state.poll(envelope))))
 
+    @post(QUERY_DOCUMENT_PATH, status_code=200, media_type=wire.XML_TYPE)
+    async def query_est_dte(request: Request[Any, Any, Any]) -> Response[bytes]:
+        try:
+            operation, params = wire.soap_operation(await request.body())
+        except wire.BadRequestError as exc:
+            return _xml(wire.soap_fault(str(exc)), 500)
+        if operation != "getEstDte":
+            return _xml(wire.soap_fault(f"No such operation '{operation}'"), 500)
+        token, problem = state.check_token(params.get("Token", params.get("10")))
+        return _xml(wire.soap_answer(str(request.url), "getEstDte", _est_dte(state, params, token, problem)))
+
     @get(BOLETA_SEED_PATH, media_type=wire.XML_TYPE)
     async def boleta_seed() -> Response[bytes]:
         return _xml(wire.respuesta([("ESTADO", "00")], [("SEMILLA", state.issue_seed())]))
@@ -256,6 +270,7 @@ def create_simulator_app(state: SimulatorState) -> Litestar:
             get_token_from_seed,
             dte_upload,
             query_est_up,
+            query_est_dte,
             boleta_seed,
             boleta_token,
             boleta_upload,
@@ -296,6 +311,59 @@ def _est_up(envelope: Envelope, estado: str) -> bytes:
             )
         )
     return wire.respuesta(header, body)
+
+
+# getEstDte's parts in the WSDL's order (a part may also come by position: see wire.soap_operation).
+_EST_DTE_PARTS = (
+    "RutConsultante",
+    "DvConsultante",
+    "RutCompania",
+    "DvCompania",
+    "RutReceptor",
+    "DvReceptor",
+    "TipoDte",
+    "FolioDte",
+    "FechaEmisionDte",
+    "MontoDte",
+    "Token",
+)
+
+
+def _est_dte(state: SimulatorState, params: dict[str, str], token: Token | None, problem: str) -> bytes:
+    """getEstDte's RESPUESTA: token errors as QueryEstUp's, input errors as SRV_CODE 1, else the registry's
+    answer (``SimulatorState.query_document``)."""
+    attention = ("NUM_ATENCION", f"{state.counters['document_queries'] + 1:06d} ( {_now()} )")
+    if token is None:
+        estado, glosa = ("002", "Token Inactivo") if problem == "expired" else ("003", "Token No Existe")
+        return wire.respuesta([("ESTADO", estado), ("GLOSA", glosa)])
+    part = {
+        name: params.get(name, params.get(str(index), "")).strip()
+        for index, name in enumerate(_EST_DTE_PARTS)
+    }
+    try:
+        emitter = company(part["RutCompania"], part["DvCompania"])
+        receiver = company(part["RutReceptor"], part["DvReceptor"])
+        company(part["RutConsultante"], part["DvConsultante"])
+        doc_type, folio, total = int(part["TipoDte"]), int(part["FolioDte"]), int(part["MontoDte"])
+        when = part["FechaEmisionDte"]
+        if len(when) != 8 or not when.isdigit():
+            raise ValueError(f"FechaEmisionDte {when!r} is not DDMMAAAA")
+        issued = date(int(when[4:]), int(when[2:4]), int(when[:2]))
+    except (StorehubError, ValueError) as exc:
+        state.count("document_queries_refused")
+        return wire.respuesta(
+            [("ESTADO", "-1"), ("GLOSA", f"Error en Entrada: {exc}"), ("SRV_CODE", "1"), attention]
+        )
+    answer = state.query_document(emitter, doc_type, folio, receiver, issued, total)
+    return wire.respuesta(
+        [
+            ("ESTADO", answer.estado),
+            ("GLOSA_ESTADO", answer.glosa_estado),
+            ("ERR_CODE", answer.err_code),
+            ("GLOSA_ERR", answer.glosa_err),
+            attention,
+        ]
+    )
 
 
 def _boleta_state(envelope: Envelope, estado: str) -> dict[str, Any]:

@@ -17,10 +17,18 @@ What it decides, and how it mirrors SII:
 * The outcome is decided at upload, revealed by the state queries: the first ``processing_polls``
   queries (and any within ``processing_seconds`` of the upload) answer an in-process state
   (REC, SOK, CRT, FOK, PDR...), then the final one.
+* QueryEstDte (:meth:`SimulatorState.query_document`) answers from :attr:`SimulatorState.registry`, the
+  decided documents by (emitter RUT, type, folio), once their envelope's final state has been revealed:
+  ``DOK`` for an accepted one (with or without objections) when the receiver, issue date and total asked
+  about are its own, ``DNK`` when they are not; ``FAU`` ("not received") for a folio it never took, one
+  whose envelope is still in process, and one it rejected, because SII registers only what it accepted.
+  For a rejected one the simulator appends, to SII's own words, the reason it decided (real SII mails it).
+  Like SII, QueryEstUp keeps giving counts per type only: which folio was rejected is for QueryEstDte.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import random
@@ -30,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import msgspec
@@ -40,7 +48,7 @@ from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from fiscal.cl.authority_keys import simulator_authority
 from fiscal.cl.rut import normalize
 from fiscal.cl.schemas import SiiSchemas, local_name
-from fiscal.cl.sii_states import ENVELOPE_GLOSAS
+from fiscal.cl.sii_states import DOCUMENT_QUERY_CODES, ENVELOPE_GLOSAS
 from fiscal.cl.simulator.faults import Faults
 from fiscal.cl.ted import CHILE
 from fiscal.cl.verify import read_document, verify_file
@@ -83,6 +91,7 @@ class Envelope:
     errors: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     polls: int = 0
+    revealed: bool = False  # a state query has answered its final state (its documents are registered)
 
     def counts(self) -> list[dict[str, int]]:
         by_type: dict[int, Counter[str]] = {}
@@ -98,6 +107,27 @@ class Envelope:
             }
             for doc_type, states in sorted(by_type.items())
         ]
+
+
+@dataclass
+class Registered:
+    """A decided DTE as QueryEstDte knows it: the decision, the envelope that brought it, its data."""
+
+    document: Document
+    envelope: Envelope
+    receiver_rut: str  # RUTRecep
+    issued: date | None  # FchEmis
+    total: int | None  # MntTotal
+
+
+@dataclass(frozen=True)
+class DocumentAnswer:
+    """QueryEstDte's RESP_HDR: ESTADO, GLOSA_ESTADO, ERR_CODE, GLOSA_ERR."""
+
+    estado: str
+    glosa_estado: str
+    err_code: str
+    glosa_err: str
 
 
 @dataclass(frozen=True)
@@ -144,6 +174,7 @@ class SimulatorState:
         self.envelopes: dict[str, Envelope] = {}
         self.by_digest: dict[str, str] = {}  # envelope SHA-256 -> track id
         self.documents: dict[tuple[str, int, int], str] = {}  # (emitter, type, folio) -> first content digest
+        self.registry: dict[tuple[str, int, int], Registered] = {}  # what QueryEstDte answers from
         self._track_ids = itertools.count(1_000_001)
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -243,7 +274,9 @@ class SimulatorState:
         else:
             dtes = root.findall("{*}SetDTE/{*}DTE")
             for dte, document in zip(dtes, verdict.documents, strict=True):
-                envelope.documents.append(self._decide(dte, document.doc_type, document.folio, document))
+                envelope.documents.append(
+                    self._decide(dte, document.doc_type, document.folio, document, envelope)
+                )
         envelope.glosa = ENVELOPE_GLOSAS.get(envelope.final_state, "")
         return Received(0, envelope)
 
@@ -304,7 +337,9 @@ class SimulatorState:
             errors.append(f"RUT Envia {sender} diferente al Upload ({sender_rut})")
         return errors
 
-    def _decide(self, dte: etree._Element, doc_type: int | None, folio: int | None, verdict: Any) -> Document:
+    def _decide(
+        self, dte: etree._Element, doc_type: int | None, folio: int | None, verdict: Any, envelope: Envelope
+    ) -> Document:
         self.count("documents_received")
         kind, number = doc_type or 0, folio or 0
         emitter = (dte.findtext("{*}Documento/{*}Encabezado/{*}Emisor/{*}RUTEmisor") or "").strip().upper()
@@ -324,6 +359,11 @@ class SimulatorState:
         else:
             document = Document(kind, number, "DOK")
         self.count("documents_rejected" if document.state == "RCH" else "documents_accepted")
+        # QueryEstDte knows the first content of a folio; the same content decided again (another envelope)
+        # replaces an earlier rejection of it, never an acceptance.
+        known = self.registry.get(key)
+        if first == content and (known is None or known.document.state == "RCH"):
+            self.registry[key] = _registered(dte, document, envelope)
         return document
 
     # --- state queries ---
@@ -341,7 +381,25 @@ class SimulatorState:
         )
         if waiting:
             return IN_PROCESS[min(envelope.polls, len(IN_PROCESS)) - 1]
+        envelope.revealed = True
         return envelope.final_state
+
+    def query_document(
+        self, emitter: str, doc_type: int, folio: int, receiver: str, issued: date, total: int
+    ) -> DocumentAnswer:
+        """QueryEstDte's answer for one DTE (see the module docstring)."""
+        self.count("document_queries")
+        known = self.registry.get((emitter, doc_type, folio))
+        if known is None or not known.envelope.revealed or known.document.state == "RCH":
+            self.count("document_queries_not_received")
+            glosa = DOCUMENT_QUERY_CODES["FAU"][1]
+            if known is not None and known.envelope.revealed and known.document.reason:
+                glosa = f"{glosa}. {known.document.reason}"
+            return DocumentAnswer("FAU", "DTE No Recibido", DOCUMENT_QUERY_CODES["FAU"][0], glosa)
+        if (known.receiver_rut, known.issued, known.total) != (receiver, issued, total):
+            self.count("document_queries_not_matching")
+            return DocumentAnswer("DNK", "DTE Recibido", *DOCUMENT_QUERY_CODES["DNK"])
+        return DocumentAnswer("DOK", "DTE Recibido", *DOCUMENT_QUERY_CODES["DOK"])
 
     # --- for tests and the demo ---
 
@@ -377,6 +435,22 @@ class SimulatorState:
         }
 
 
+def _registered(dte: etree._Element, document: Document, envelope: Envelope) -> Registered:
+    header = "{*}Documento/{*}Encabezado/"
+    receiver = (dte.findtext(header + "{*}Receptor/{*}RUTRecep") or "").strip().upper()
+    with contextlib.suppress(StorehubError):  # not a RUT: kept as written, no query matches it
+        receiver = normalize(receiver)
+    try:
+        issued: date | None = date.fromisoformat((dte.findtext(header + "{*}IdDoc/{*}FchEmis") or "").strip())
+    except ValueError:
+        issued = None
+    try:
+        total: int | None = int((dte.findtext(header + "{*}Totales/{*}MntTotal") or "").strip())
+    except ValueError:
+        total = None
+    return Registered(document, envelope, receiver, issued, total)
+
+
 def company(rut: str, dv: str) -> str:
     """``rutCompany`` + ``dvCompany`` as a normalized RUT; raises ``ValidationError``."""
     return normalize(f"{rut.strip()}-{dv.strip()}")
@@ -387,8 +461,10 @@ __all__ = [
     "ENVIO_DTE",
     "IN_PROCESS",
     "Document",
+    "DocumentAnswer",
     "Envelope",
     "Received",
+    "Registered",
     "SimulatorState",
     "Token",
 ]

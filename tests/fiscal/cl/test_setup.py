@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -52,8 +53,10 @@ SENDER = "13185095-6"
 STRANGER = "11111111-1"
 PASSWORD = "clave del certificado"
 KEY = at_rest_key("fiscal-setup-test-secret-" + "y" * 32)
-TODAY = date(2026, 11, 21)
-NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+# The real clock: test certificates are made valid from "now" (minus five minutes), so a pinned date would
+# turn these tests into a time bomb.
+NOW = datetime.now(UTC).replace(microsecond=0)
+TODAY = NOW.astimezone(ZoneInfo("America/Santiago")).date()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

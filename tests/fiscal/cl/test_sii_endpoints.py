@@ -8,6 +8,7 @@ def test_certification() -> None:
     assert sii.seed_url == "https://maullin.sii.cl/DTEWS/CrSeed.jws"
     assert sii.token_url == "https://maullin.sii.cl/DTEWS/GetTokenFromSeed.jws"
     assert sii.upload_status_url == "https://maullin.sii.cl/DTEWS/QueryEstUp.jws"
+    assert sii.query_document_url == "https://maullin.sii.cl/DTEWS/QueryEstDte.jws"
     assert sii.upload_url == "https://maullin.sii.cl/cgi_dte/UPL/DTEUpload"
     assert sii.boleta_seed_url == "https://apicert.sii.cl/recursos/v1/boleta.electronica.semilla"
     assert sii.boleta_token_url == "https://apicert.sii.cl/recursos/v1/boleta.electronica.token"
@@ -23,6 +24,7 @@ def test_production() -> None:
     assert sii.environment == "production"
     assert sii.seed_url.startswith("https://palena.sii.cl/")
     assert sii.upload_url == "https://palena.sii.cl/cgi_dte/UPL/DTEUpload"
+    assert sii.query_document_url == "https://palena.sii.cl/DTEWS/QueryEstDte.jws"
     assert sii.boleta_token_url.startswith("https://api.sii.cl/recursos/v1/")
     assert sii.boleta_upload_url == "https://rahue.sii.cl/recursos/v1/boleta.electronica.envio"
     assert sii.boleta_status_url("96874030-K", "7").endswith("/boleta.electronica.envio/96874030-K-7")
@@ -34,6 +36,7 @@ def test_simulator_puts_every_service_under_one_base() -> None:
         sim.seed_url,
         sim.token_url,
         sim.upload_status_url,
+        sim.query_document_url,
         sim.upload_url,
         sim.boleta_seed_url,
         sim.boleta_token_url,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from fiscal.cl.sii_states import (
+    DOCUMENT_QUERY_CODES,
+    DOCUMENT_QUERY_REFUSALS,
+    DOCUMENT_QUERY_STATES,
     DocState,
     RetryableSiiError,
     SiiAuthenticationError,
     SiiRejectedError,
     UploadOutcome,
+    document_query_state,
     document_state,
     envelope_state,
     is_known_envelope_code,
@@ -47,6 +51,28 @@ def test_document_states() -> None:
     assert document_state("RLV") is DocState.ACCEPTED_WITH_OBJECTIONS
     assert document_state("rch") is DocState.REJECTED
     assert document_state("EPR") is None
+
+
+@pytest.mark.parametrize(
+    ("codes", "state"),
+    [
+        (["DOK", "TMD", "TMC", "MMD", "MMC", "AND", "ANC"], DocState.ACCEPTED),  # held (a note came later)
+        (["FNA", "FAN"], DocState.REJECTED),  # folio not authorized / annulled: never valid
+        (["FAU", "DNK"], DocState.IN_PROCESS),  # not held (yet) / held with other data: never settle alone
+    ],
+)
+def test_query_est_dte_states(codes: list[str], state: DocState) -> None:
+    for code in codes:
+        assert document_query_state(code) is state, code
+        assert document_query_state(f" {code.lower()} ") is state
+
+
+def test_query_est_dte_codes_are_all_placed() -> None:
+    # Every code SII's manual lists is either mapped or refused (EMP: about the company, a person must act).
+    assert set(DOCUMENT_QUERY_CODES) == set(DOCUMENT_QUERY_STATES) | DOCUMENT_QUERY_REFUSALS
+    assert document_query_state("EMP") is DocState.IN_PROCESS  # the client raises before mapping it
+    assert document_query_state("XYZ") is DocState.IN_PROCESS  # unknown: never guessed final
+    assert DOCUMENT_QUERY_CODES["FAU"] == ("3", "Documento No Recibido por el SII")
 
 
 def test_final_states() -> None:

@@ -39,7 +39,16 @@ from hub.admin import create_tenant
 from hub.db import Database
 from schema.messages.catalog import ProductView
 from schema.messages.till import Tender
-from schema.models import CashSession, FiscalDocument, FiscalSetup, OutboxEvent, Product, Sale, StockLevel
+from schema.models import (
+    CashSession,
+    FiscalDocument,
+    FiscalEnvelope,
+    FiscalSetup,
+    OutboxEvent,
+    Product,
+    Sale,
+    StockLevel,
+)
 from tests.fiscal.cl.simulator.conftest import Simulator
 
 COMPANY = "76354771-K"
@@ -281,6 +290,71 @@ async def test_a_pipeline_killed_mid_upload_resumes_without_loss_or_double_conte
     statuses = await until_final(second, shop)
     assert statuses == {"accepted": 60}
     await assert_documents_are_what_was_sold(shop, simulator)
+
+
+@pytest.mark.postgres
+async def test_facturas_of_which_sii_rejected_one_all_end_final_through_query_est_dte(
+    pg_db: Database, authority: DemoAuthority, simulator: Simulator, pipeline_for: Callable[..., ClPipeline]
+) -> None:
+    shop = await open_shop(pg_db, authority)
+    await shop.sell(4, doc_type=33)
+    await simulator.set_faults(reject_folios={"33": [2]})
+    statuses = await until_final(pipeline_for(shop), shop)
+    assert statuses == {"accepted": 3, "rejected": 1}
+    await assert_documents_are_what_was_sold(shop, simulator)
+    # One EnvioDTE: QueryEstUp said 4 informed, 3 accepted, 1 rejected, and no folio; QueryEstDte named it.
+    snapshot = await simulator.snapshot()
+    [envelope] = snapshot["envelopes"]
+    assert [(d["folio"], d["state"]) for d in envelope["documents"]] == [(1, "DOK"), (2, "RCH"), (3, "DOK"),
+                                                                          (4, "DOK")]  # fmt: skip
+    assert snapshot["counters"]["document_queries"] == 4
+    async with pg_db.tenant(shop.tenant_id) as session:
+        documents = {d.folio: d for d in (await session.execute(select(FiscalDocument))).scalars()}
+        [sent] = (await session.execute(select(FiscalEnvelope))).scalars().all()
+        events = (
+            (await session.execute(select(OutboxEvent).where(OutboxEvent.event == "FiscalDocumentChanged")))
+            .scalars()
+            .all()
+        )
+    rejected = documents.pop(2)
+    assert (rejected.status, rejected.authority_state) == ("rejected", "FAU")
+    assert "Folio rechazado por el simulador" in rejected.reason
+    assert "counted 1 of the 4 documents of type 33" in rejected.reason
+    assert {(d.status, d.authority_state, d.reason) for d in documents.values()} == {("accepted", "DOK", "")}
+    assert (sent.status, sent.authority_state, sent.last_error) == ("done", "EPR", "")
+    last: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.id):
+        last[event.payload["document_id"]] = event.payload["status"]
+    assert sorted(last.values()) == ["accepted", "accepted", "accepted", "rejected"]
+
+
+@pytest.mark.postgres
+async def test_a_document_query_that_fails_leaves_the_documents_sent_and_the_envelope_polled_again(
+    pg_db: Database, authority: DemoAuthority, simulator: Simulator, pipeline_for: Callable[..., ClPipeline]
+) -> None:
+    shop = await open_shop(pg_db, authority)
+    await shop.sell(3, doc_type=33)
+    await simulator.set_faults(reject_folios={"33": [3]}, html={"next": 1}, paths=["QueryEstDte"])
+    pipeline = pipeline_for(shop)
+    async with asyncio.timeout(30):
+        while not simulator.state.counters["fault_html"]:
+            delay = await pipeline.run_once()
+            await asyncio.sleep(min(delay if delay is not None else 0.01, 0.05))
+    # SII's envelope answer was final but named no folio, and SII could not be asked: nothing is final.
+    assert await shop.statuses() == {"sent": 3}
+    async with pg_db.tenant(shop.tenant_id) as session:
+        [envelope] = (await session.execute(select(FiscalEnvelope))).scalars().all()
+        reasons = (await session.execute(select(FiscalDocument.reason))).scalars().all()
+    assert (envelope.status, envelope.authority_state) == ("sent", "EPR")
+    assert "HTML" in envelope.last_error and envelope.attempts >= 2  # the in-process poll, then this one
+    assert all("without naming them" in r and "HTML" in r and "asking again" in r for r in reasons)
+    assert await until_final(pipeline, shop) == {"accepted": 2, "rejected": 1}
+    async with pg_db.tenant(shop.tenant_id) as session:
+        [envelope] = (await session.execute(select(FiscalEnvelope))).scalars().all()
+        rejected = (
+            await session.execute(select(FiscalDocument.folio).where(FiscalDocument.status == "rejected"))
+        ).scalar_one()
+    assert (envelope.status, envelope.last_error, rejected) == ("done", "", 3)
 
 
 async def test_documents_wait_with_a_reason_until_the_setup_is_complete(
