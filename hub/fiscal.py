@@ -19,7 +19,7 @@ import httpx
 from actors.fiscal import FiscalActor, Wake, fiscal_address
 from actors.runtime import ActorRef, ActorSystem, MailboxFull, Props
 from fiscal.certificates import Signer, rut_of
-from fiscal.cl.pipeline import Authority, ClPipeline, PipelineConfig, SiiAuthority
+from fiscal.cl.pipeline import Authority, ClPipeline, PipelineConfig, SiiAuthority, retry_waiting
 from fiscal.cl.schemas import SiiSchemas
 from fiscal.cl.sii_auth import TokenCache
 from fiscal.cl.sii_client import SiiClient
@@ -83,6 +83,11 @@ class FiscalService:
                 idle_after=None,  # its retry timers live in its task
             ),
         )
+
+    async def setup_changed(self, tenant_id: uuid.UUID) -> None:
+        """Emitter data, certificate or CAFs changed: documents waiting for them go now."""
+        await retry_waiting(self.db, tenant_id)
+        self.wake(tenant_id)
 
     def wake(self, tenant_id: uuid.UUID) -> None:
         """Tell the tenant's pipeline there may be work; never blocks (a full mailbox already has wakes)."""

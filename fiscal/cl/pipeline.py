@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.checkout import next_folio
@@ -123,6 +123,19 @@ class PipelineConfig:
     lease: timedelta = timedelta(seconds=60)  # a claimed upload or poll is retried after this
     folios_low: int = 50  # FoliosLow is announced below this many folios left of a type
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+SETUP_WAIT = timedelta(minutes=10)  # documents waiting for the setup are looked at again after this
+
+
+async def retry_waiting(db: Database, tenant_id: uuid.UUID) -> None:
+    """The setup changed (emitter data, certificate, CAF): documents waiting for it are due now."""
+    async with db.tenant(tenant_id) as session:
+        await session.execute(
+            update(FiscalDocument)
+            .where(FiscalDocument.status == "pending")
+            .values(next_attempt_at=datetime.now(UTC))
+        )
 
 
 class ClPipeline:
@@ -238,8 +251,15 @@ class ClPipeline:
             try:
                 setup, signer = await self._setup_and_signer(session)
             except StorehubError as exc:  # nothing can be signed until the owner completes the setup
+                # Each document says so once; then they all sleep until the setup changes (the setup API
+                # calls ``retry_waiting``), not on a per-document backoff that would reload them every
+                # few seconds on the hub's event loop.
+                reason = str(exc)[:400]
                 for document in due:
-                    self._wait(session, document, str(exc), now)
+                    document.attempts += 1
+                    document.next_attempt_at = now + SETUP_WAIT
+                    if document.reason != reason:
+                        self._changed(session, document, reason=reason)
                 return 0
             emitter = emitter_of(setup)
             signed = 0

@@ -195,7 +195,7 @@ class FiscalController(Controller):
         principal.require(Role.OWNER)
         wanted = msgspec.convert(data, fiscal_setup.SetupData, from_attributes=True)
         saved = await fiscal_setup.save_setup(services.db, principal.tenant_id, wanted)
-        services.fiscal.wake(principal.tenant_id)  # documents waiting for the setup can go now
+        await services.fiscal.setup_changed(principal.tenant_id)  # documents waiting for the setup can go now
         return _setup_out(saved)
 
     @get("/certificate", summary="The active signing certificate: holder, RUT, validity (never the secret)")
@@ -227,7 +227,7 @@ class FiscalController(Controller):
             user_id=principal.user_id,
             now=datetime.now(UTC),
         )
-        services.fiscal.wake(principal.tenant_id)
+        await services.fiscal.setup_changed(principal.tenant_id)
         return _certificate_out(info)
 
     @get("/cafs", summary="The CAF files loaded: type, folio range, authorization, expiry, folios left")
@@ -253,7 +253,7 @@ class FiscalController(Controller):
             user_id=principal.user_id,
             doc_type=data.doc_type,
         )
-        services.fiscal.wake(principal.tenant_id)  # documents made without a folio get one now
+        await services.fiscal.setup_changed(principal.tenant_id)  # documents made without a folio get one now
         return _caf_out(info)
 
     @get("/folios", summary="Folios left per document type; `low` below STOREHUB_FOLIOS_LOW")

@@ -28,7 +28,7 @@ from actors.sales.totals import cart_totals
 from fiscal.backoff import Backoff
 from fiscal.certificates import Signer, make_test_certificate, rut_of
 from fiscal.cl.authority_keys import DemoAuthority
-from fiscal.cl.pipeline import ClPipeline, PipelineConfig, SiiAuthority
+from fiscal.cl.pipeline import ClPipeline, PipelineConfig, SiiAuthority, retry_waiting
 from fiscal.cl.schemas import SiiSchemas
 from fiscal.cl.setup import SetupData, save_setup, upload_caf, upload_certificate
 from fiscal.cl.sii_auth import TokenCache
@@ -98,7 +98,9 @@ class Shop:
             return {status: count for status, count in rows}
 
 
-async def open_shop(db: Database, authority: DemoAuthority, *, folios: int = 1000) -> Shop:
+async def open_shop(
+    db: Database, authority: DemoAuthority, *, folios: int = 1000, certificate: bool = True
+) -> Shop:
     made = await create_tenant(db, slug=f"t{uuid.uuid4().hex[:10]}", name="Doña Rosa", country="CL",
                                tax_id=COMPANY)  # fmt: skip
     tenant_id = made.tenant_id
@@ -109,7 +111,8 @@ async def open_shop(db: Database, authority: DemoAuthority, *, folios: int = 100
                   resolution_date=date(2014, 8, 22)),
     )  # fmt: skip
     pfx = make_test_certificate(SENDER, "Rosa Pérez", "clave")
-    await upload_certificate(db, tenant_id, pfx, "clave", key=KEY, user_id=None)
+    if certificate:
+        await upload_certificate(db, tenant_id, pfx, "clave", key=KEY, user_id=None)
     today = date.today()
     for doc_type, last in ((39, folios), (33, 100), (61, 100)):
         caf = authority.issue_caf(COMPANY, "Minimarket Doña Rosa SpA", doc_type, 1, last, today)
@@ -395,3 +398,29 @@ async def until_final_or_stuck(pipeline: ClPipeline) -> None:
         if await pipeline.run_once() is None:
             return
         await asyncio.sleep(0.05)
+
+
+async def test_documents_wait_for_the_certificate_then_go_when_it_arrives(
+    sqlite_db: Database,
+    authority: DemoAuthority,
+    simulator: Simulator,
+    pipeline_for: Callable[..., ClPipeline],
+) -> None:
+    shop = await open_shop(sqlite_db, authority, certificate=False)
+    await shop.sell(3)
+    pipeline = pipeline_for(shop)
+    assert await pipeline.run_once() is not None  # something falls due later: the setup is re-checked
+    async with sqlite_db.tenant(shop.tenant_id) as session:
+        waiting = (await session.execute(select(FiscalDocument))).scalars().all()
+    assert {(d.status, d.reason[:25]) for d in waiting} == {("pending", "no signing certificate: t")}
+    # Running again changes nothing and announces nothing new: they sleep until the setup changes.
+    async with sqlite_db.tenant(shop.tenant_id) as session:
+        before = (await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()
+    await pipeline.run_once()
+    async with sqlite_db.tenant(shop.tenant_id) as session:
+        after = (await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()
+    assert after == before
+    pfx = make_test_certificate(SENDER, "Rosa Pérez", "clave")
+    await upload_certificate(sqlite_db, shop.tenant_id, pfx, "clave", key=KEY, user_id=None)
+    await retry_waiting(sqlite_db, shop.tenant_id)  # what the setup API does after an upload
+    assert await until_final(pipeline, shop) == {"accepted": 3}
