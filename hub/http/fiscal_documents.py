@@ -17,7 +17,6 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fiscal.cl.pdf import render_pdf
 from hub.auth.principal import Principal
 from hub.http.common import Limit, Offset, Out, PrincipalDep, ServicesDep, tenant_session, utc_required
 from schema.errors import ConflictError, NotFoundError
@@ -111,6 +110,8 @@ class FiscalDocumentController(Controller):
         xml = _signed(document)
         if setup is None:
             raise ConflictError("the fiscal setup is missing: its resolution is printed on every document")
+        from fiscal.cl.pdf import render_pdf  # weasyprint is large: loaded with the first PDF, not at start
+
         pdf = await asyncio.to_thread(
             render_pdf, xml, layout=layout, resolution_number=setup.resolution_number,
             resolution_date=setup.resolution_date,
