@@ -13,9 +13,43 @@ from sqlalchemy import select
 
 from hub.auth.passwords import default_passwords
 from hub.db import Database
+from schema.barcodes import make_ean13
 from schema.models import User
+from tests.clients.conftest import VIEWPORT, Demo
+from tests.hub.gateway.conftest import Client
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "till"
+WAIT_MS = 10_000  # how long a page gets to show what a test waits for
+
+
+def barcode(number: int) -> str:
+    """The demo's EAN-13 of packaged product ``number``: 780 + 9 digits + check digit."""
+    return make_ean13(f"780{number:09d}")
+
+
+async def new_page(browser: Any) -> tuple[Any, Any]:
+    """A till-sized page in Spanish whose script errors are kept in ``page.errors``."""
+    context = await browser.new_context(viewport=VIEWPORT, locale="es-CL")
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+async def sign_in(page: Any, demo: Demo, username: str) -> None:
+    await page.goto(demo.base + "/login/?tenant=donarosa")
+    await page.fill("#username", username)
+    await page.fill("#password", "demo1234")
+    await page.click("#login-submit")
+
+
+async def call_ok(client: Client, type_: str, payload: dict[str, Any]) -> Any:
+    """A command's reply payload (the test fails on an error frame)."""
+    answer = await client.call(type_, payload)
+    assert answer["type"] == "reply", answer
+    return answer["payload"]
 
 
 def clp(amount: int) -> str:

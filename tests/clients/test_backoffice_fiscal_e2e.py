@@ -33,6 +33,7 @@ from hub.security import CSP
 from hub.seed.demo import MINIMARKET_FISCAL
 from schema.models import FolioRange
 from tests.clients.conftest import VIEWPORT, Demo
+from tests.clients.support import call_ok
 from tests.clients.test_till_static import PageText, has_key
 from tests.hub.gateway.conftest import Client
 from tests.support.sii_simulator import sii_simulator
@@ -110,12 +111,6 @@ async def sign_in(page: Any, demo: Demo, username: str, tenant: str = "donarosa"
 async def open_fiscal(page: Any, demo: Demo) -> None:
     await page.goto(demo.base + "/backoffice/fiscal.html")
     await expect(page.locator("#boot")).to_be_hidden()
-
-
-async def call_ok(client: Client, type_: str, payload: dict[str, Any]) -> Any:
-    answer = await client.call(type_, payload)
-    assert answer["type"] == "reply", answer
-    return answer["payload"]
 
 
 @pytest.fixture

@@ -16,38 +16,14 @@ import pytest
 from playwright.async_api import expect
 
 from hub.gateway.connection import Connection
-from schema.barcodes import make_ean13
 from schema.models import Product
 from tests.clients.conftest import VIEWPORT, Demo
-from tests.clients.support import FrameLog, Gate, clp, shot
+from tests.clients.support import WAIT_MS, FrameLog, Gate, barcode, call_ok, clp, new_page, shot, sign_in
 from tests.hub.gateway.conftest import Client
 
 pytestmark = pytest.mark.timeout(240)
 
-WAIT_MS = 10_000
 expect.set_options(timeout=WAIT_MS)
-
-
-def barcode(number: int) -> str:
-    """The demo's EAN-13 of packaged product ``number``: 780 + 9 digits + check digit."""
-    return make_ean13(f"780{number:09d}")
-
-
-async def new_page(browser: Any) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport=VIEWPORT, locale="es-CL")
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return context, page
-
-
-async def sign_in(page: Any, demo: Demo, username: str) -> None:
-    await page.goto(demo.base + "/login/?tenant=donarosa")
-    await page.fill("#username", username)
-    await page.fill("#password", "demo1234")
-    await page.click("#login-submit")
 
 
 async def scan(page: Any, code: str) -> None:
@@ -73,12 +49,6 @@ async def wait_event(client: Client, stream: str, event: str, timeout: float = 1
             if frame.get("type") == "event" and frame["stream"] == stream and frame["event"] == event:
                 client.frames.remove(frame)
                 return frame
-
-
-async def call_ok(client: Client, type_: str, payload: dict[str, Any]) -> Any:
-    answer = await client.call(type_, payload)
-    assert answer["type"] == "reply", answer
-    return answer["payload"]
 
 
 def line(page: Any, name: str) -> Any:

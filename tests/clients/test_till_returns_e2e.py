@@ -18,39 +18,15 @@ from playwright.async_api import expect
 from sqlalchemy import func, select
 
 from hub.auth.tokens import SESSION_COOKIE
-from schema.barcodes import make_ean13
 from schema.models import Sale, StockLevel
-from tests.clients.conftest import VIEWPORT, Demo
-from tests.clients.support import FrameLog, clp, give_pin, shot
+from tests.clients.conftest import Demo
+from tests.clients.support import WAIT_MS, FrameLog, barcode, call_ok, clp, give_pin, new_page, shot, sign_in
 from tests.hub.gateway.conftest import Client
 
 pytestmark = pytest.mark.timeout(240)
 
-WAIT_MS = 10_000
 expect.set_options(timeout=WAIT_MS)
 MANAGER, PIN = "encargado", "2468"
-
-
-def barcode(number: int) -> str:
-    """The demo's EAN-13 of packaged product ``number``: 780 + 9 digits + check digit."""
-    return make_ean13(f"780{number:09d}")
-
-
-async def new_page(browser: Any) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport=VIEWPORT, locale="es-CL")
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return context, page
-
-
-async def sign_in(page: Any, demo: Demo, username: str) -> None:
-    await page.goto(demo.base + "/login/?tenant=donarosa")
-    await page.fill("#username", username)
-    await page.fill("#password", "demo1234")
-    await page.click("#login-submit")
 
 
 async def type_then_enter(page: Any, digits: str) -> None:
@@ -62,12 +38,6 @@ async def type_then_enter(page: Any, digits: str) -> None:
 async def tap(page: Any, keypad: str, digits: str) -> None:
     for digit in digits:
         await page.click(f"{keypad} [data-key='{digit}']")
-
-
-async def call_ok(client: Client, type_: str, payload: dict[str, Any]) -> Any:
-    answer = await client.call(type_, payload)
-    assert answer["type"] == "reply", answer
-    return answer["payload"]
 
 
 async def stock_of(demo: Demo, product_id: uuid.UUID) -> int:

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.auth.passwords import default_passwords
-from schema.models import Product, Register, Store, User, Warehouse
+from schema.models import Product, User
 from tests.hub.gateway.conftest import Client, TenantWorld, World, connect
+from tests.support.tenants import add_store
 
 PIN = "2468"
 
@@ -61,17 +62,8 @@ async def second_product(world: World) -> str:
 
 async def second_store(world: World) -> uuid.UUID:
     """A second store of tenant A with its own warehouse and register; returns the register's id."""
-    async with world.db.tenant(world.a.tenant_id) as session:
-        warehouse = Warehouse(name="Bodega 2")
-        session.add(warehouse)
-        await session.flush()
-        store = Store(code="2", name="Sucursal 2", warehouse_id=warehouse.id)
-        session.add(store)
-        await session.flush()
-        register = Register(store_id=store.id, code="9", name="Caja 9")
-        session.add(register)
-        await session.flush()
-        return register.id
+    _store, _warehouse, register_id = await add_store(world.db, world.a.tenant_id)
+    return register_id
 
 
 def lookup(register_id: uuid.UUID, **by: Any) -> dict[str, Any]:
