@@ -1,0 +1,2 @@
+"""Receipt printing through python-escpos: layouts (receipt, boleta, kitchen ticket, Z-report), transports
+and status."""
