@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
 from hub.events.outbox import emit
-from schema.errors import ConflictError
+from schema.errors import ConflictError, NotFoundError
 from schema.ids import utc_iso
 from schema.messages.till import CashSessionView, ZLine, ZReport
 from schema.models import CashMovement, CashSession, Sale, SaleTender
@@ -83,36 +83,51 @@ async def close_session(
     async with db.tenant(tenant_id) as session:
         row = await _open_row(session, register_id)
         view = await _view(session, row)
-        sales_count, sales_total = (
-            await session.execute(
-                select(func.count(), func.coalesce(func.sum(Sale.to_pay), 0)).where(
-                    Sale.cash_session_id == row.id
-                )
-            )
-        ).one()
         now = datetime.now(UTC)
         row.closed_at, row.closed_by = now, user_id
         row.expected = dict(view.expected)
         row.counted = {kind: int(counted.get(kind, 0)) for kind in ("cash", "card")}
-        report = ZReport(
-            session_id=row.id,
-            register_id=register_id,
-            opened_at=view.opened_at,
-            closed_at=now.isoformat(),
-            sales_count=int(sales_count),
-            sales_total=int(sales_total),
-            lines=[
-                ZLine(
-                    tender=kind,
-                    expected=view.expected[kind],
-                    counted=row.counted[kind],
-                    difference=row.counted[kind] - view.expected[kind],
-                )
-                for kind in ("cash", "card")
-            ],
-        )
+        report = await _z_report(session, row)
         emit(session, "tenant", "CashSessionClosed", report)
     return report
+
+
+async def z_report_of(db: Database, tenant_id: uuid.UUID, session_id: uuid.UUID) -> ZReport:
+    """The Z-report of a closed cash session, as it was when it closed (to print it again)."""
+    async with db.tenant(tenant_id) as session:
+        row = await session.get(CashSession, (tenant_id, session_id))
+        if row is None or row.closed_at is None:
+            raise NotFoundError("no closed cash session with that id", session_id=str(session_id))
+        return await _z_report(session, row)
+
+
+async def _z_report(session: AsyncSession, row: CashSession) -> ZReport:
+    sales_count, sales_total = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Sale.to_pay), 0)).where(
+                Sale.cash_session_id == row.id
+            )
+        )
+    ).one()
+    assert row.closed_at is not None
+    expected, counted = dict(row.expected or {}), dict(row.counted or {})
+    return ZReport(
+        session_id=row.id,
+        register_id=row.register_id,
+        opened_at=utc_iso(row.opened_at),
+        closed_at=utc_iso(row.closed_at),
+        sales_count=int(sales_count),
+        sales_total=int(sales_total),
+        lines=[
+            ZLine(
+                tender=kind,
+                expected=int(expected.get(kind, 0)),
+                counted=int(counted.get(kind, 0)),
+                difference=int(counted.get(kind, 0)) - int(expected.get(kind, 0)),
+            )
+            for kind in ("cash", "card")
+        ],
+    )
 
 
 async def _open_id(session: AsyncSession, register_id: uuid.UUID) -> uuid.UUID | None:

@@ -16,3 +16,6 @@ class ActorDeps:
     bus: Bus
     # Called with the tenant id after a commit that made a fiscal document (wakes its FiscalActor).
     documents_made: Callable[[uuid.UUID], None] = lambda _tenant_id: None
+    # Called with (tenant, register, kind, source id) after a commit that has something to print: a sale's
+    # or credit note's receipt ("receipt"), a closed cash session's Z-report ("zreport").
+    printable: Callable[[uuid.UUID, uuid.UUID, str, uuid.UUID], None] = lambda _t, _r, _k, _s: None

@@ -184,8 +184,10 @@ class RegisterActor(Actor):
         principal = message.principal
         match message.payload:
             case ScaleReading() as reading:
-                self.reading = (reading, time.monotonic())
-                await self._publish("ScaleWeight", reading)
+                # A reading the agent kept while the hub was unreachable is as old as it says, not fresh.
+                age = max(0.0, time.time() - reading.at_ms / 1000) if reading.at_ms else 0.0
+                self.reading = (reading, time.monotonic() - age)
+                await self._publish("ScaleWeight", reading, transient=True)
                 return {"ok": True}
             case GetCart():
                 return self._view()
@@ -215,6 +217,7 @@ class RegisterActor(Actor):
                 )
                 self.session_id = None
                 await self._changed()
+                self.deps.printable(self.tenant_id, self.register_id, "zreport", report.session_id)
                 return report
             case Checkout() as checkout:
                 return await self._checkout(checkout, principal, message.command_id)
@@ -355,8 +358,9 @@ class RegisterActor(Actor):
         await self._publish("CartChanged", view)
         return view
 
-    async def _publish(self, event: str, payload: Any) -> None:
-        await self.deps.bus.publish(self.tenant_id, f"register:{self.register_id}", event, payload)
+    async def _publish(self, event: str, payload: Any, *, transient: bool = False) -> None:
+        stream = f"register:{self.register_id}"
+        await self.deps.bus.publish(self.tenant_id, stream, event, payload, transient=transient)
 
     async def _checkout(self, checkout: Checkout, principal: Principal, command_id: str | None) -> Any:
         if command_id is None:
@@ -382,6 +386,7 @@ class RegisterActor(Actor):
             buyer=buyer,
         )
         self.deps.documents_made(self.tenant_id)
+        self.deps.printable(self.tenant_id, self.register_id, "receipt", receipt.sale_id)
         self.lines.clear()
         await self._changed()
         return receipt
@@ -413,6 +418,7 @@ class RegisterActor(Actor):
             approved_by, self.currency,
         )  # fmt: skip
         self.deps.documents_made(self.tenant_id)
+        self.deps.printable(self.tenant_id, self.register_id, "receipt", credit.sale_id)
         return credit
 
 

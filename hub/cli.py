@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from devices.cli import add_devices_command, add_sim_devices
 from fiscal.cl.cli import add_fiscal_commands
 from fiscal.cl.simulator.cli import add_sim_sii
 from hub.db import Database
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--simulators",
         action="store_true",
-        help="also run the SII simulator at STOREHUB_SII_SIMULATOR_URL (the demo's tax authority)",
+        help="also run the SII simulator at STOREHUB_SII_SIMULATOR_URL (the demo's tax authority) and the "
+        "demo store's virtual scale and printer with their device agent (/simdevices/)",
     )
     serve.set_defaults(run=_serve)
 
@@ -77,8 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(run=_create_user)
     add_fiscal_commands(sub)
-    sim = sub.add_parser("sim", help="run a simulator of an outside service (sii: Chile's tax authority)")
-    add_sim_sii(sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR"))
+    add_devices_command(sub)
+    sim = sub.add_parser(
+        "sim",
+        help="run a simulator: sii (Chile's tax authority), scale (serial, on a pty), printer (ESC/POS)",
+    )
+    simulators = sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
+    add_sim_sii(simulators)
+    add_sim_devices(simulators)
     return parser
 
 
@@ -174,6 +182,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     base = f"http://{host}:{port}"
     if args.simulators:
         _start_simulators(settings)
+        app.state.demo_devices = _start_demo_devices(settings, f"http://127.0.0.1:{port}")
     print(f"Storehub serving on {base}  (login {base}/login/, API docs {base}/docs)", flush=True)
     uvicorn.run(
         app,
@@ -218,6 +227,21 @@ def _start_simulators(settings: Settings) -> None:
     threading.Thread(target=uvicorn.Server(config).run, name="sii-simulator", daemon=True).start()
     url = settings.sii_simulator_url.rstrip("/")
     print(f"SII simulator on {url}  (faults: POST {url}/_sim/faults; state: {url}/_sim/state)", flush=True)
+
+
+def _start_demo_devices(settings: Settings, hub_url: str) -> Any:
+    """The demo store's virtual scale and printer, and the device agent that connects them to this hub."""
+    from pathlib import Path
+
+    from hub.seed.demo_devices import DemoDevices
+
+    # Beside the embedded database, so each demo database has its agent's journal; else under var/.
+    where = Path("var")
+    if settings.database_url.startswith("sqlite") and ":///" in settings.database_url:
+        where = Path(settings.database_url.split(":///", 1)[1]).parent
+    demo = DemoDevices(settings.database_url, hub_url, where / "demo-agent")
+    demo.start()
+    return demo
 
 
 def _safe_url(url: str) -> str:

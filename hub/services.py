@@ -27,6 +27,7 @@ from actors.runtime import ActorSystem
 from hub.auth.passwords import Passwords
 from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.db import Database
+from hub.devices import DeviceService
 from hub.events.bus import Bus, LocalBus
 from hub.events.outbox import OutboxRelay
 from hub.fiscal import FiscalService
@@ -88,12 +89,16 @@ class Services:
         self.db.after_outbox_commit = self.relay.notify
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
         self.fiscal = FiscalService(settings, self.db, self.actors)
-        self.actor_deps = ActorDeps(db=self.db, bus=self.bus, documents_made=self.fiscal.wake)
         self.sockets: set[Connection] = set()
+        self.devices = DeviceService(self)
+        self.actor_deps = ActorDeps(
+            db=self.db, bus=self.bus, documents_made=self.fiscal.wake, printable=self.devices.printable
+        )
         self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
         self.add_component("actors", start=self.actors.start, stop=self.actors.stop)
         self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
         self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
+        self.add_component("devices", stop=self.devices.stop)
         self.metrics.register_collector(lambda: live_samples(self))
 
     def add_component(self, name: str, *, start: Hook | None = None, stop: Hook | None = None) -> None:

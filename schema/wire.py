@@ -9,9 +9,10 @@ idempotent on it. ``type`` selects the payload struct; the payload is kept raw u
 each frame is parsed exactly once.
 
 Hub -> client frames are a tagged union on ``type``: ``welcome``, ``reply``, ``error``, ``event``,
-``subscribed``, ``resync`` and ``pong``. Events carry the stream name, its per-stream sequence number and
-the stream's epoch: a reconnecting client subscribes with its last ``seq`` and ``epoch`` and either gets
-what it missed or a ``resync``.
+``subscribed``, ``resync``, ``pong`` and, to device agents only, ``directive``. Events carry the stream
+name, its per-stream sequence number and the stream's epoch: a reconnecting client subscribes with its last
+``seq`` and ``epoch`` and either gets what it missed or a ``resync``. A *transient* event (a scale's weight)
+comes as a ``live`` frame: no sequence number, never replayed.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class EventFrame(ServerFrame, tag="event", frozen=True, kw_only=True):
     payload: Any = None
 
 
+class LiveFrame(ServerFrame, tag="live", frozen=True, kw_only=True):
+    """A transient event (a scale's weight): delivered live to current subscribers, never replayed."""
+
+    stream: str
+    event: str
+    payload: Any = None
+
+
 class Subscribed(ServerFrame, tag="subscribed", frozen=True, kw_only=True):
     id: str | None = None
     stream: str
@@ -94,7 +103,16 @@ class Pong(ServerFrame, tag="pong", frozen=True, kw_only=True):
     id: str | None = None
 
 
-ServerFrameUnion = Welcome | Reply | ErrorFrame | EventFrame | Subscribed | Resync | Pong
+class Directive(ServerFrame, tag="directive", frozen=True, kw_only=True):
+    """An order to one device agent (``print``, ``tare``, ``zero``); not part of any stream."""
+
+    name: str
+    payload: Any = None
+
+
+ServerFrameUnion = (
+    Welcome | Reply | ErrorFrame | EventFrame | LiveFrame | Subscribed | Resync | Pong | Directive
+)
 
 _envelope_decoder = msgspec.json.Decoder(Envelope)
 _encoder = msgspec.json.Encoder()

@@ -199,6 +199,12 @@ export class LiveSocket extends EventTarget {
       case "event":
         this.onEventFrame(frame);
         return;
+      case "live": {
+        // A transient event (a scale's weight): no sequence number, never replayed; only the latest matters.
+        const stream = this.streams.get(frame.stream);
+        if (stream) stream.onEvent(frame.event, frame.payload, frame);
+        return;
+      }
       case "subscribed":
       case "resync":
         this.onSubscribeAnswer(frame);

@@ -4,7 +4,9 @@ A stream is named inside a tenant (``tenant``, ``register:<uuid>``...); the bus 
 subscriber can ever be handed another tenant's events. Each published event gets the next sequence number
 of its stream. A subscriber that reconnects passes the last ``seq`` and ``epoch`` it saw: it gets the events
 it missed from the replay window, or ``needs_resync`` when the window no longer covers them or the epoch
-changed (the bus restarted and numbering began again), as Centrifugo does.
+changed (the bus restarted and numbering began again), as Centrifugo does. A *transient* event (a scale's
+weight, ten a second) goes to the stream's current listeners only: it takes no sequence number and is
+never replayed, since only the latest one matters.
 
 ``LocalBus`` is the embedded implementation; a Redis implementation follows the same contract.
 """
@@ -29,6 +31,7 @@ class StreamEvent(msgspec.Struct, frozen=True, kw_only=True):
     event: str
     payload: Any = None
     event_id: str | None = None  # the outbox row id, for idempotent consumers
+    transient: bool = False  # delivered live only: no sequence number of its own, never replayed
 
 
 Listener = Callable[[StreamEvent], None]
@@ -53,7 +56,14 @@ class Bus(Protocol):
     async def stop(self) -> None: ...
 
     async def publish(
-        self, tenant_id: uuid.UUID, stream: str, event: str, payload: Any, *, event_id: str | None = None
+        self,
+        tenant_id: uuid.UUID,
+        stream: str,
+        event: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        transient: bool = False,
     ) -> StreamEvent: ...
 
     async def subscribe(
@@ -111,10 +121,18 @@ class LocalBus:
         return found
 
     async def publish(
-        self, tenant_id: uuid.UUID, stream: str, event: str, payload: Any, *, event_id: str | None = None
+        self,
+        tenant_id: uuid.UUID,
+        stream: str,
+        event: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        transient: bool = False,
     ) -> StreamEvent:
         state = self._stream(tenant_id, stream)
-        state.seq += 1
+        if not transient:
+            state.seq += 1
         item = StreamEvent(
             tenant_id=tenant_id,
             stream=stream,
@@ -123,8 +141,10 @@ class LocalBus:
             event=event,
             payload=payload,
             event_id=event_id,
+            transient=transient,
         )
-        state.history.append(item)
+        if not transient:  # a scale's 10 weights a second would push the cart's events out of the window
+            state.history.append(item)
         self.published += 1
         for listener in list(state.listeners.values()):
             listener(item)

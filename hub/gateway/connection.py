@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from actors.runtime import ActorRef
 from hub.auth.principal import Principal
 from hub.events.bus import Listener, StreamEvent, Subscription
-from schema.wire import EventFrame, ServerFrame, encode
+from schema.wire import EventFrame, LiveFrame, ServerFrame, encode
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -43,6 +45,10 @@ class Connection:
         self.follows: dict[str, StreamFollow] = {}
         self.too_slow = asyncio.Event()
         self.registers: set[uuid.UUID] = set()  # registers this principal was found allowed to drive
+        # Device agents: the devices accepted on this socket by agent.hello, and their actors.
+        self.agent_devices: dict[uuid.UUID, ActorRef] = {}
+        self.on_close: list[Callable[[], None]] = []
+        self.close_code: tuple[int, str] | None = None  # set by disconnect(): the writer closes with it
 
     def send(self, frame: ServerFrame | bytes) -> None:
         """Queue a frame; if the client cannot keep up, mark it for disconnection instead of blocking."""
@@ -60,7 +66,10 @@ class Connection:
             follow = self.follows.get(stream)
             if follow is None:
                 return
-            if not follow.ready:
+            if event.transient:
+                if follow.ready:  # never replayed, so nothing to order it against
+                    self.send(LiveFrame(stream=event.stream, event=event.event, payload=event.payload))
+            elif not follow.ready:
                 follow.pending.append(event)
             elif event.seq > follow.last_seq:
                 follow.last_seq = event.seq
@@ -91,9 +100,22 @@ class Connection:
             follow.subscription.close()
         return True
 
+    def disconnect(self, code: int, reason: str) -> None:
+        """Close the socket from the hub's side (a revoked device): the writer sends the close frame."""
+        self.close_code = (code, reason)
+        while not self.outgoing.empty():  # nothing queued matters any more, and None must fit
+            self.outgoing.get_nowait()
+        self.outgoing.put_nowait(None)
+
     def close(self) -> None:
         for stream in list(self.follows):
             self.stop_follow(stream)
+        hooks, self.on_close = self.on_close, []
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("a socket close hook failed")
 
 
 def _event_frame(event: StreamEvent) -> EventFrame:

@@ -114,7 +114,9 @@ async def _write(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
             if data is None:
                 break
             await socket.send_data(data.decode(), mode="text")
-        if conn.too_slow.is_set():
+        if conn.close_code is not None:
+            await socket.close(code=conn.close_code[0], reason=conn.close_code[1][:120])
+        elif conn.too_slow.is_set():
             await socket.close(code=CLOSE_TOO_SLOW, reason="too slow: reconnect and resume")
     except asyncio.CancelledError:
         raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.catalog_ref import CatalogRef
 from actors.register import RegisterActor, TillCommand, register_address
@@ -20,7 +20,7 @@ from actors.runtime import ActorRef, Props
 from actors.sale_lookup import returnable_sale
 from actors.tenant import GetCatalog, RegisterInfo, RegisterPlace
 from hub.gateway.builtin import ALL_KINDS
-from hub.gateway.catalog import ask_tenant, tenant_ref
+from hub.gateway.catalog import ask_tenant, tenant_ref, tenant_ref_for
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
 from schema.errors import PermissionDeniedError, ValidationError
@@ -45,6 +45,9 @@ from schema.models import Device
 from schema.models.identity import Role
 from schema.wire import Message
 
+if TYPE_CHECKING:
+    from hub.services import Services
+
 
 async def register_ref(conn: Connection, register_id: uuid.UUID) -> ActorRef:
     principal, services = conn.principal, conn.services
@@ -60,14 +63,18 @@ async def register_ref(conn: Connection, register_id: uuid.UUID) -> ActorRef:
         else:
             principal.require_store(place.store_id)
         conn.registers.add(register_id)
+    return register_ref_for(services, principal.tenant_id, register_id)
+
+
+def register_ref_for(services: Services, tenant_id: uuid.UUID, register_id: uuid.UUID) -> ActorRef:
+    """The register's actor, started if needed. The caller has checked the register is the tenant's."""
 
     async def catalog() -> CatalogRef:
-        ref: CatalogRef = await tenant_ref(conn).ask(
+        ref: CatalogRef = await tenant_ref_for(services, tenant_id).ask(
             GetCatalog(), timeout=services.settings.ask_timeout_seconds
         )
         return ref
 
-    tenant_id = principal.tenant_id
     return services.actors.ref(
         register_address(tenant_id, register_id),
         Props(

@@ -8,11 +8,13 @@ from litestar.types import ControllerRouterHandler
 from hub.http import (
     auth,
     categories,
+    demo_devices,
     devices,
     fiscal,
     fiscal_documents,
     health,
     pages,
+    print_jobs,
     products,
     registers,
     settings,
@@ -37,6 +39,7 @@ def api_router() -> Router:
             *users.ROUTES,
             *tokens.ROUTES,
             *devices.ROUTES,
+            *print_jobs.ROUTES,
             *stock.ROUTES,
             *settings.ROUTES,
             *fiscal.ROUTES,
@@ -51,5 +54,6 @@ def route_handlers() -> list[ControllerRouterHandler]:
         api_router(),
         *health.ROUTES,
         *pages.ROUTES,
+        *demo_devices.ROUTES,
         *(pages.client_router(name) for name in pages.STATIC_CLIENTS),
     ]

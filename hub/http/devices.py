@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.ratelimit import check, hit_all
 from hub.auth.tokens import (
@@ -35,13 +36,14 @@ from hub.http.common import (
     flush_or_conflict,
     get_or_404,
     in_store_or_404,
+    require_some,
     store_for,
     store_scoped,
     tenant_session,
     utc,
 )
 from hub.security import client_address
-from schema.errors import AuthenticationError, ValidationError
+from schema.errors import AuthenticationError, ConflictError, ValidationError
 from schema.models import Device, Register, Role
 
 PAIRING_TTL = timedelta(minutes=15)
@@ -76,6 +78,21 @@ class DeviceIn(In, frozen=True):
     name: Name
     register_id: uuid.UUID | None = None
     config: Annotated[dict[str, Any], msgspec.Meta(max_length=50)] = {}
+
+
+class DevicePatch(In, frozen=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    register_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET  # null unbinds
+    config: Annotated[dict[str, Any], msgspec.Meta(max_length=50)] | msgspec.UnsetType = msgspec.UNSET
+
+
+PAPER_WIDTHS = (80, 58)
+
+
+def check_config(kind: str, config: dict[str, Any]) -> None:
+    """What the hub itself reads from a device's settings: a printer's paper width (80 or 58 mm)."""
+    if kind == "printer" and "paper_mm" in config and config["paper_mm"] not in PAPER_WIDTHS:
+        raise ValidationError("paper_mm must be 80 or 58", field="config.paper_mm")
 
 
 class PairIn(In, frozen=True):
@@ -150,9 +167,8 @@ class DeviceController(Controller):
         async with tenant_session(services, principal) as session:
             store = await store_for(session, principal, data.store_id)
             if data.register_id is not None:
-                register = await get_or_404(session, Register, data.register_id, "register")
-                if register.store_id != store.id:
-                    raise ValidationError("the register belongs to another store", field="register_id")
+                await _check_register(session, data.register_id, store.id)
+            check_config(data.kind, data.config)
             device = Device(
                 store_id=store.id,
                 register_id=data.register_id,
@@ -166,6 +182,35 @@ class DeviceController(Controller):
             await flush_or_conflict(session, "device conflicts with an existing one")
             return DeviceCreated(device=device_out(device), pairing_code=code, pairing_expires_at=expires_at)
 
+    @patch("/{device_id:uuid}", summary="Rename a device, bind it to a register (or unbind), change settings")
+    async def update_device(
+        self,
+        device_id: FromPath[uuid.UUID],
+        data: JSONBody[DevicePatch],
+        principal: PrincipalDep,
+        services: ServicesDep,
+    ) -> DeviceOut:
+        principal.require(Role.MANAGER)
+        require_some(name=data.name, register_id=data.register_id, config=data.config)
+        async with tenant_session(services, principal) as session:
+            device = await in_store_or_404(session, principal, Device, device_id, "device")
+            if device.revoked_at is not None:
+                raise ConflictError("the device was revoked; register a new one")
+            if not isinstance(data.name, msgspec.UnsetType):
+                device.name = data.name
+            if not isinstance(data.register_id, msgspec.UnsetType):
+                if data.register_id is not None:
+                    if device.kind == "agent":
+                        raise ValidationError("an agent is not bound to a register", field="register_id")
+                    await _check_register(session, data.register_id, device.store_id)
+                device.register_id = data.register_id
+            if not isinstance(data.config, msgspec.UnsetType):
+                check_config(device.kind, data.config)
+                device.config = dict(data.config)
+            out = device_out(device)
+        services.devices.device_changed(principal.tenant_id, device_id)
+        return out
+
     @post("/{device_id:uuid}/revoke", status_code=HTTP_200_OK, summary="Revoke a device's token for good")
     async def revoke_device(
         self, device_id: FromPath[uuid.UUID], principal: PrincipalDep, services: ServicesDep
@@ -177,7 +222,10 @@ class DeviceController(Controller):
                 device.revoked_at = datetime.now(UTC)
             device.pairing_code_hash = None
             device.pairing_expires_at = None
-            return device_out(device)
+            out = device_out(device)
+        # After the commit: its sockets close now (4401), and an agent can no longer report for it.
+        services.devices.revoked(principal.tenant_id, device_id)
+        return out
 
     @post("/pair", status_code=HTTP_200_OK, summary="Trade a pairing code for the device token (no auth)")
     async def pair_device(
@@ -220,6 +268,12 @@ class DeviceController(Controller):
             kind=device.kind,
             token=bearer_token(DEVICE_TOKEN_PREFIX, tenant_id, secret),
         )
+
+
+async def _check_register(session: AsyncSession, register_id: uuid.UUID, store_id: uuid.UUID) -> None:
+    register = await get_or_404(session, Register, register_id, "register")
+    if register.store_id != store_id:
+        raise ValidationError("the register belongs to another store", field="register_id")
 
 
 ROUTES = [DeviceController]

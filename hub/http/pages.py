@@ -69,4 +69,4 @@ class DocsPage(OpenAPIRenderPlugin):
 
 
 ROUTES = [root]
-STATIC_CLIENTS = ("login", "backoffice", "till", "static")
+STATIC_CLIENTS = ("login", "backoffice", "till", "simdevices", "static")

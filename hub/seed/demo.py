@@ -205,7 +205,7 @@ async def _fill_minimarket(
                     register_id=register_id,
                     kind="printer",
                     name="Impresora Caja 1",
-                    config={"width": 48},
+                    config={"paper_mm": 80},
                 ),
             ]
         )
@@ -263,7 +263,7 @@ async def _fill_restaurant(
                 register_id=register_id,
                 kind="printer",
                 name="Impresora comandas",
-                config={"width": 48},
+                config={"paper_mm": 80},
             )
         )
     progress.finish()

@@ -2,7 +2,7 @@
 
 from schema.models.base import Base, TenantScoped
 from schema.models.catalog import Category, Product, ProductBarcode, StockLevel
-from schema.models.devices import Device
+from schema.models.devices import Device, PrintJob
 from schema.models.fiscal import CafFile, FiscalCertificate, FiscalEnvelope, FiscalSetup
 from schema.models.identity import ApiToken, AuthSession, Role, User
 from schema.models.outbox import OutboxEvent
@@ -31,6 +31,7 @@ TENANT_TABLES: dict[str, str] = {"tenants": "id"} | {
         AuthSession,
         ApiToken,
         Device,
+        PrintJob,
         Category,
         Product,
         ProductBarcode,
@@ -70,6 +71,7 @@ __all__ = [
     "FolioRange",
     "KitchenStation",
     "OutboxEvent",
+    "PrintJob",
     "Product",
     "ProductBarcode",
     "Register",

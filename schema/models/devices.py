@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKeyConstraint, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKeyConstraint, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models.base import Base, TenantScoped, new_id, utcnow
@@ -39,3 +39,41 @@ class Device(TenantScoped, Base):
     paired_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+PRINT_JOB_STATES = ("queued", "sent", "held", "printed", "failed")
+
+
+class PrintJob(TenantScoped, Base):
+    """One job for one printer: the ESC/POS bytes as the hub rendered them, and where the job is.
+
+    queued (not yet handed to the agent) -> sent (the agent has it) -> printed; held while the printer
+    cannot print (paper out, cover open: the agent keeps it and prints it when it can); failed when it
+    can never print, or may have printed when the agent stopped (a person checks and reprints). The row
+    outlives a hub restart, so the DeviceActor resumes every job that has not ended. A reprint is a new job
+    with the same source.
+    """
+
+    __tablename__ = "print_jobs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "device_id"], ["devices.tenant_id", "devices.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("state IN ('queued', 'sent', 'held', 'printed', 'failed')", name="state"),
+        Index("ix_print_jobs_open", "tenant_id", "device_id", "state"),
+        Index("ix_print_jobs_source", "tenant_id", "source_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    device_id: Mapped[uuid.UUID]
+    register_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # the till that asked, if any
+    kind: Mapped[str] = mapped_column(String(10))  # receipt, kitchen, zreport, test
+    source_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # sale, ticket or cash session
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    reprint_of: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    printed_at: Mapped[datetime | None] = mapped_column(default=None)

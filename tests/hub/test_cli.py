@@ -123,6 +123,9 @@ def test_unknown_settings_are_refused(env: dict[str, str]) -> None:
     assert result.returncode == 2 and "STOREHUB_DATABSE_URL" in result.stderr
 
 
+ARTIFACTS = ROOT / "tests" / "artifacts" / "devices"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -256,6 +259,27 @@ async def test_the_served_demo_turns_a_sale_into_an_accepted_boleta_with_its_pdf
     image = page.render(scale=300 / 72).to_pil()
     codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.PDF417]
     assert [c.bytes for c in codes] == [ted_bytes(ted)]
+
+    # The demo's device agent printed the receipt on the virtual printer: its stamp is the same TED.
+    from PIL import Image
+
+    title = f"BOLETA ELECTRÓNICA N° {sale['folio']}"
+    async with httpx.AsyncClient(base_url=served) as http, asyncio.timeout(30):
+        while True:
+            jobs = (await http.get("/sim/devices")).json()["printer"]["jobs"]
+            printed = [job for job in jobs if title in job["text"]]
+            if printed:
+                break
+            await asyncio.sleep(0.2)
+        [job] = printed
+        png = (await http.get(f"/sim/devices/printer/{job['id']}/png")).content
+    assert "Leche entera 1 L" in job["text"] and "$1.090" in job["text"]
+    assert "El IVA de esta boleta es $174" in job["text"] and "Timbre Electrónico SII" in job["text"]
+    assert job["drawer_kicks"] == 0  # paid by card: the drawer stays shut
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "served-demo-boleta.png").write_bytes(png)
+    receipt_codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [c.bytes for c in receipt_codes if c.format == zxingcpp.BarcodeFormat.PDF417] == [ted_bytes(ted)]
 
 
 def test_fiscal_sample_writes_envelopes_that_verify(env: dict[str, str], tmp_path: Path) -> None:

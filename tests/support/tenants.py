@@ -34,6 +34,7 @@ from schema.models import (
     FolioRange,
     KitchenStation,
     OutboxEvent,
+    PrintJob,
     Product,
     ProductBarcode,
     Register,
@@ -247,6 +248,11 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         id=new_id(), kind="boleta", documents=1, xml=b"<EnvioBOLETA/>", digest="0" * 64, status="done",
         track_id="123456", authority_state="EPR",
     )  # fmt: skip
+    # Printed already (final), so a printer's DeviceActor has nothing to resume.
+    print_job = PrintJob(
+        id=new_id(), device_id=device.id, register_id=register.id, kind="receipt", source_id=sale.id,
+        data=b"\x1b@recibo", state="printed", printed_at=now,
+    )  # fmt: skip
     # Final, so the hub's fiscal sweep leaves these placeholder rows alone.
     document = FiscalDocument(
         id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id, status="accepted",
@@ -261,7 +267,7 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         [store, product],
         [register, station, barcode, stock, *users.values()],
         [api_token, auth_session, device, outbox, cash_session, folios, counter, setup, certificate],
-        [cash_movement, sale, movement, caf, envelope],
+        [cash_movement, sale, movement, caf, envelope, print_job],
         [sale_line, sale_tender, document],
     ]  # fmt: skip
     async with db.tenant(tenant_id) as session:

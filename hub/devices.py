@@ -1,0 +1,151 @@
+"""The hub's devices service: DeviceActors, what gets printed where, and revocation.
+
+* ``printable`` is the RegisterActor's hook after a sale, a credit note or a closed cash session: the job
+  goes to the printer bound to that register, if there is one (found once, then cached until a device
+  changes). Queuing it never delays the till: it runs in a task of its own.
+* ``render`` turns a job into ESC/POS bytes when its DeviceActor asks (``hub.receipts``).
+* ``device_changed`` / ``revoked``: the back office changed a device; its actor reloads, and a revoked
+  device's own socket is closed at once (4401), so a revoked agent stops driving anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from actors.device import DeviceActor, DeviceDeps, EnqueueJob, Reload, device_address
+from actors.print_jobs import jobs_of_source
+from actors.register import TillCommand
+from actors.runtime import ActorRef, Props
+from hub.auth.principal import Principal
+from schema.messages.till import ScaleReading
+from schema.models import Device, PrintJob
+from schema.models.identity import Role
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+log = logging.getLogger("hub.devices")
+
+CLOSE_REVOKED = 4401
+
+
+class DeviceService:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.deps = DeviceDeps(
+            db=services.db, bus=services.bus, render=self.render, forward_reading=self.forward_reading
+        )
+        self._printers: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def ref(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> ActorRef:
+        return self.services.actors.ref(
+            device_address(tenant_id, device_id),
+            Props(lambda: DeviceActor(tenant_id, device_id, self.deps), kind="DeviceActor", idle_after=None),
+        )
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- printing ------------------------------------------------------------------------------------
+
+    def printable(
+        self, tenant_id: uuid.UUID, register_id: uuid.UUID, kind: str, source_id: uuid.UUID
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._queue(tenant_id, register_id, kind, source_id), name=f"print-{kind}-{source_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _queue(
+        self, tenant_id: uuid.UUID, register_id: uuid.UUID, kind: str, source_id: uuid.UUID
+    ) -> None:
+        try:
+            await self.print_for_register(tenant_id, register_id, kind, source_id)
+        except Exception:
+            log.exception("could not queue the %s of %s for register %s", kind, source_id, register_id)
+
+    async def print_for_register(
+        self,
+        tenant_id: uuid.UUID,
+        register_id: uuid.UUID,
+        kind: str,
+        source_id: uuid.UUID,
+        *,
+        reprint_of: uuid.UUID | None = None,
+    ) -> Any:
+        """Queue a job on the register's printer; None when the register has no printer."""
+        printer = await self.printer_of(tenant_id, register_id)
+        if printer is None:
+            return None
+        if reprint_of is None and any(
+            job.kind == kind and job.reprint_of is None
+            for job in await jobs_of_source(self.services.db, tenant_id, source_id)
+        ):
+            return None  # a resent command answered from the database: its paper is already queued
+        order = EnqueueJob(kind=kind, register_id=register_id, source_id=source_id, reprint_of=reprint_of)
+        return await self.ref(tenant_id, printer).ask(
+            order, timeout=self.services.settings.ask_timeout_seconds
+        )
+
+    async def printer_of(self, tenant_id: uuid.UUID, register_id: uuid.UUID) -> uuid.UUID | None:
+        key = (tenant_id, register_id)
+        if key not in self._printers:
+            async with self.services.db.tenant(tenant_id) as session:
+                found = (
+                    await session.execute(
+                        select(Device.id)
+                        .where(
+                            Device.register_id == register_id,
+                            Device.kind == "printer",
+                            Device.revoked_at.is_(None),
+                        )
+                        .order_by(Device.created_at, Device.id)
+                        .limit(1)
+                    )
+                ).scalar_one_or_none()
+            self._printers[key] = found
+        return self._printers[key]
+
+    async def render(self, tenant_id: uuid.UUID, job: PrintJob, config: dict[str, Any]) -> bytes:
+        from hub.receipts import render_job  # weasyprint-free, but only needed once something prints
+
+        return await render_job(self.services, tenant_id, job, config)
+
+    # -- scales --------------------------------------------------------------------------------------
+
+    async def forward_reading(
+        self, tenant_id: uuid.UUID, register_id: uuid.UUID, reading: ScaleReading
+    ) -> None:
+        from hub.gateway.till import register_ref_for
+
+        ref = register_ref_for(self.services, tenant_id, register_id)
+        principal = Principal(tenant_id=tenant_id, kind="device", role=Role.CASHIER)
+        await ref.tell(TillCommand(reading, principal, None))
+
+    # -- back-office changes -------------------------------------------------------------------------
+
+    def device_changed(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> None:
+        self._printers = {k: v for k, v in self._printers.items() if k[0] != tenant_id}
+        ref = self.services.actors.lookup(device_address(tenant_id, device_id))
+        if ref is not None:
+            ref.tell_nowait(Reload())
+
+    def revoked(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> int:
+        """Close the revoked device's own sockets; returns how many were closed."""
+        self.device_changed(tenant_id, device_id)
+        closed = 0
+        for conn in list(self.services.sockets):
+            principal = conn.principal
+            if principal.tenant_id == tenant_id and principal.device_id == device_id:
+                conn.disconnect(CLOSE_REVOKED, "device revoked")
+                closed += 1
+        return closed
