@@ -108,14 +108,21 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 _PREFIX = "STOREHUB_"
 
 
+NOT_HUB_SETTINGS = frozenset({"STOREHUB_DEVICE_TOKEN"})
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment (or ``env``), then ``overrides``; bad values raise."""
     source = os.environ if env is None else env
-    # STOREHUB_TEST_* belong to the test suite (which servers to use), not to the hub.
+    # STOREHUB_TEST_* belong to the test suite (which servers to use), not to the hub; the device agent's
+    # token (``storehub devices``) is the agent's, not a hub setting.
     unknown = sorted(
         k
         for k in source
-        if k.startswith(_PREFIX) and k not in ENV_VARS and not k.startswith(_PREFIX + "TEST_")
+        if k.startswith(_PREFIX)
+        and k not in ENV_VARS
+        and k not in NOT_HUB_SETTINGS
+        and not k.startswith(_PREFIX + "TEST_")
     )
     if unknown:
         raise ValidationError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(ENV_VARS)}")

@@ -247,7 +247,9 @@ export function createPay(app) {
     if (!busy) overlays.close(screen);
   });
   $("receipt-new").addEventListener("click", closeReceipt);
-  $("receipt-reprint").addEventListener("click", () => {
+  $("receipt-reprint").addEventListener("click", async () => {
+    // The register's receipt printer reprints it (marked as a copy); without one, the browser prints it.
+    if (lastReceipt && app.printer && (await app.printer.reprint(lastReceipt.sale_id))) return;
     if (lastReceipt) renderReceipt(lastReceipt);
     printSection("print-receipt");
   });

@@ -10,6 +10,7 @@ import { createCartView } from "/till/cart.js";
 import { createCash } from "/till/cash.js";
 import { createCatalog } from "/till/catalog.js";
 import { createPay } from "/till/pay.js";
+import { createPrinter } from "/till/printer.js";
 import { createReturns } from "/till/returns.js";
 import { $, Overlays, Toasts, h } from "/till/ui.js";
 import { createWeigh } from "/till/weigh.js";
@@ -146,6 +147,7 @@ function start(messages, me, register) {
   app.pay = createPay(app);
   app.cash = createCash(app);
   app.returns = createReturns(app); // after the cash menu: its "Devoluciones" entry opens the returns sheet
+  app.printer = createPrinter(app);
 
   bindConnectionBadge(live, $("conn"), {
     connecting: t("conn.connecting"),
@@ -163,8 +165,12 @@ function start(messages, me, register) {
     onEvent(name, payload) {
       if (name === "CartChanged") app.cartView.apply(payload, true);
       else if (name === "ScaleWeight") app.weigh.onReading(payload);
+      else app.printer.onEvent(name, payload);
     },
-    onReset: () => app.refreshCart(),
+    onReset: () => {
+      app.refreshCart();
+      app.printer.load();
+    },
   });
   live.start();
 

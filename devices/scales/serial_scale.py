@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import termios
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -235,7 +236,9 @@ class SerialScale:
             reader, writer = await serial_asyncio.open_serial_connection(
                 url=self.port, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity, stopbits=s.stopbits
             )
-        except (OSError, ValueError) as exc:  # pyserial's SerialException is an OSError
+        # pyserial's SerialException is an OSError; a line setting the port refuses (7E1 on a pseudo-terminal)
+        # is a termios.error, which is not.
+        except (OSError, ValueError, termios.error) as exc:
             self.port_error = f"cannot open {self.port}: {exc}"
             raise ScaleUnavailableError(
                 f"cannot open the scale port {self.port}: {exc}", port=self.port

@@ -35,7 +35,7 @@ from schema.messages.devices import (
 )
 from schema.models import Device, Sale
 from schema.models.identity import Role
-from schema.wire import Message
+from schema.wire import Message, Reply
 
 DEVICE_KINDS = frozenset({"device"})
 
@@ -69,7 +69,7 @@ def _refusal(device: Device | None, agent: Device, kind: str) -> str:
 
 
 @command("agent.hello", AgentHello, kinds=DEVICE_KINDS)
-async def agent_hello(conn: Connection, msg: AgentHello, command_id: str | None) -> AgentWelcome:
+async def agent_hello(conn: Connection, msg: AgentHello, command_id: str | None) -> None:
     principal, services = conn.principal, conn.services
     if len({d.device_id for d in msg.devices}) != len(msg.devices):
         raise ValidationError("a device is listed twice")
@@ -85,6 +85,7 @@ async def agent_hello(conn: Connection, msg: AgentHello, command_id: str | None)
         }
     _detach_all(conn)
     answers: list[DeviceAssignment] = []
+    accepted: list[Device] = []
     for wanted in msg.devices:
         row = rows.get(wanted.device_id)
         reason = _refusal(row, agent, wanted.kind)
@@ -93,9 +94,7 @@ async def agent_hello(conn: Connection, msg: AgentHello, command_id: str | None)
                 DeviceAssignment(device_id=wanted.device_id, kind=wanted.kind, accepted=False, reason=reason)
             )
             continue
-        ref = services.devices.ref(principal.tenant_id, row.id)
-        await ref.ask(AttachAgent(conn), timeout=services.settings.ask_timeout_seconds)
-        conn.agent_devices[row.id] = ref
+        accepted.append(row)
         answers.append(
             DeviceAssignment(
                 device_id=row.id,
@@ -106,8 +105,14 @@ async def agent_hello(conn: Connection, msg: AgentHello, command_id: str | None)
                 config=dict(row.config or {}),
             )
         )
+    # The answer goes out before any directive (an attached printer hands over its queue at once), so the
+    # agent knows its devices before their first print job arrives.
+    conn.send(Reply(id=command_id, payload=AgentWelcome(devices=answers)))
+    for row in accepted:
+        ref = services.devices.ref(principal.tenant_id, row.id)
+        conn.agent_devices[row.id] = ref
+        await ref.ask(AttachAgent(conn), timeout=services.settings.ask_timeout_seconds)
     conn.on_close.append(lambda: _detach_all(conn))
-    return AgentWelcome(devices=answers)
 
 
 def _detach_all(conn: Connection) -> None:

@@ -29,6 +29,11 @@ PrintOutcome = Literal["printed", "held", "failed"]
 Reason = Annotated[str, msgspec.Meta(max_length=200)]
 
 
+class HubMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """Hub -> agent: decoded leniently, so an agent installed earlier ignores fields added later (a strict
+    agent would fail on the hub's answer and reconnect forever)."""
+
+
 class AgentDevice(Message, frozen=True, kw_only=True):
     device_id: uuid.UUID
     kind: DeviceKind
@@ -39,7 +44,7 @@ class AgentHello(Message, frozen=True, kw_only=True):
     devices: Annotated[list[AgentDevice], msgspec.Meta(max_length=32)]
 
 
-class DeviceAssignment(Message, frozen=True, kw_only=True):
+class DeviceAssignment(HubMessage, frozen=True, kw_only=True):
     device_id: uuid.UUID
     kind: str
     accepted: bool
@@ -49,7 +54,7 @@ class DeviceAssignment(Message, frozen=True, kw_only=True):
     config: dict[str, Any] = {}
 
 
-class AgentWelcome(Message, frozen=True, kw_only=True):
+class AgentWelcome(HubMessage, frozen=True, kw_only=True):
     devices: list[DeviceAssignment]
 
 
@@ -82,14 +87,14 @@ class PrintAck(Message, frozen=True, kw_only=True):
 # -- hub -> agent (the payload of a ``directive`` frame) -----------------------------------------------
 
 
-class PrintDirective(Message, frozen=True, kw_only=True):
+class PrintDirective(HubMessage, frozen=True, kw_only=True):
     device_id: uuid.UUID
     job_id: uuid.UUID
     kind: str  # receipt, kitchen, zreport, test
     data: bytes  # ESC/POS, base64 in JSON
 
 
-class ScaleDirective(Message, frozen=True, kw_only=True):
+class ScaleDirective(HubMessage, frozen=True, kw_only=True):
     device_id: uuid.UUID
 
 
