@@ -18,6 +18,8 @@ Configuration, as it appears in the agent's settings::
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import socket
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -29,6 +31,17 @@ from escpos.printer import usb as escpos_usb  # type: ignore[import-untyped, unu
 
 from devices.errors import DeviceConfigError, PrinterOfflineError
 from devices.printing.layout import PROFILE
+
+_ESCPOS_DIR = f"{os.sep}escpos{os.sep}"
+
+
+def _not_escpos_chatter(record: logging.LogRecord) -> bool:
+    """python-escpos logs every connection ("Network printer enabled") at INFO on the root logger; the
+    agent opens one per status query, every two seconds. Its warnings and errors still get through."""
+    return record.levelno > logging.INFO or _ESCPOS_DIR not in record.pathname
+
+
+logging.getLogger().addFilter(_not_escpos_chatter)
 
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=300)]
 UsbId = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
