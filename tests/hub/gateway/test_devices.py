@@ -249,3 +249,46 @@ async def test_a_device_cannot_be_bound_to_another_tenants_or_stores_register(wo
         other = f"/api/v1/devices/{devices['scale']}"
         headers_b = {"Authorization": f"Bearer {world.b.tokens['manager']}"}
         assert (await http.patch(other, json={"name": "mía"}, headers=headers_b)).status_code == 404
+
+
+async def test_a_sale_and_a_closed_cash_session_print_on_the_registers_printer(world: World) -> None:
+    from devices.escpos.decode import decode
+
+    await stock_shop(world)
+    devices = await add_devices(world, world.a)
+    register = str(world.a.register_id)
+    agent = await open_agent(world, devices)
+    till = await open_till(world)
+    ok(await till.call("cash.open", {"register_id": register, "float_amount": 10_000}))
+    ok(await till.call("cart.add", {"register_id": register, "code": world.a.barcode}))
+    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": 1090}]}
+    sale = ok(await till.call("checkout", pay))
+    receipt = await next_directive(agent, timeout=15)  # no fiscal setup: printed without waiting for a TED
+    assert receipt["payload"]["kind"] == "receipt"
+    printed = decode(base64.b64decode(receipt["payload"]["data"]))
+    assert f"Venta N° {sale['number']}" in printed.text() and "$1.090" in printed.text()
+    assert printed.drawer_kicks == 0 and printed.cuts == 1  # card only: the drawer stays shut
+
+    ok(await till.call("cash.close", {"register_id": register, "counted": {"cash": 10_000, "card": 1090}}))
+    report = await next_directive(agent, timeout=15)
+    assert report["payload"]["kind"] == "zreport"
+    text = decode(base64.b64decode(report["payload"]["data"])).text()
+    assert "INFORME Z" in text and "$1.090" in text
+
+    # The cashier reprints the sale: a new job, marked as a copy; a sale of another register is not found.
+    copy = ok(await till.call("print.reprint", {"register_id": register, "sale_id": sale["sale_id"]}))
+    again = await next_directive(agent)
+    assert again["payload"]["job_id"] == copy["job_id"]
+    assert "REIMPRESIÓN" in decode(base64.b64decode(again["payload"]["data"])).text()
+    refused(
+        await till.call("print.reprint", {"register_id": register, "sale_id": str(uuid.uuid4())}), "not_found"
+    )
+    async with world.db.tenant(world.a.tenant_id) as session:
+        kinds = (
+            await session.execute(select(PrintJob.kind, PrintJob.reprint_of).order_by(PrintJob.created_at))
+        ).all()
+    assert [(k, r is not None) for k, r in kinds] == [
+        ("receipt", False),
+        ("zreport", False),
+        ("receipt", True),
+    ]
