@@ -65,6 +65,19 @@ export function createWeigh(app) {
     }
   });
   $("weigh-cancel").addEventListener("click", close);
+  // Tare (a container on the plate) and zero go to the register's scale through its device agent; a scale
+  // whose protocol has no such command (CAS PD-II) answers with an error, shown in the panel.
+  for (const action of ["tare", "zero"]) {
+    $("weigh-" + action).addEventListener("click", async () => {
+      error.textContent = "";
+      try {
+        await app.live.request("scale.action", { register_id: app.register.id, action });
+        app.toast(t(`weigh.${action}_sent`), "ok");
+      } catch (err) {
+        error.textContent = app.errorText(err);
+      }
+    });
+  }
 
   return {
     open(chosen) {
