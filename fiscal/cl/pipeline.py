@@ -138,6 +138,28 @@ async def retry_waiting(db: Database, tenant_id: uuid.UUID) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Agenda:
+    """What a tenant's pipeline has due now, read in one query."""
+
+    unfolioed: bool  # pending documents made without a folio
+    sign_due: bool  # pending documents with a folio, due
+    unenveloped: bool  # signed documents in no envelope yet
+    send_due: bool  # built envelopes due to be sent
+    poll_due: bool  # sent envelopes due to be asked about
+    next_document: datetime | None  # the earliest retry of a pending document
+    next_envelope: datetime | None  # the earliest send or poll of an envelope
+
+    def next_due(self, now: datetime) -> float | None:
+        if self.unenveloped:
+            return 0.0
+        due = [moment for moment in (self.next_document, self.next_envelope) if moment is not None]
+        if not due:
+            return None
+        soonest = min(_aware(moment) for moment in due)
+        return max(0.0, (soonest - now).total_seconds())
+
+
 class ClPipeline:
     def __init__(self, db: Database, tenant_id: uuid.UUID, config: PipelineConfig) -> None:
         self.db, self.tenant_id, self.config = db, tenant_id, config
@@ -149,51 +171,59 @@ class ClPipeline:
     # -- the loop's one step ------------------------------------------------------------------------------
 
     async def run_once(self) -> float | None:
-        """Do everything that is due; the seconds until the next thing is due (None: nothing left)."""
+        """Do everything that is due; the seconds until the next thing is due (None: nothing left).
+
+        One query first says what is due (the agenda); only those steps run, plus the ones an earlier step
+        may have fed (a folio makes a document signable, a signature makes it envelopable, an envelope makes
+        it sendable). A wake-up with nothing due costs that one query.
+        """
         if self._chilean is None:
             async with self.db.tenant(self.tenant_id) as session:
                 self._chilean = (await session.execute(select(Tenant.country))).scalar_one() == "CL"
         if not self._chilean:  # Ecuador's documents go to SRI, through another pipeline
             return None
-        await self.assign_folios()
-        while await self.sign_due():
-            pass
-        while await self.envelope_signed():
-            pass
-        await self.send_due()
-        await self.poll_due()
-        return await self.next_due()
+        agenda = await self._agenda()
+        worked = False
+        if agenda.unfolioed:
+            worked = await self.assign_folios() > 0 or worked
+        if agenda.sign_due or worked:
+            while await self.sign_due():
+                worked = True
+        if agenda.unenveloped or worked:
+            while await self.envelope_signed():
+                worked = True
+        if agenda.send_due or worked:
+            worked = await self.send_due() > 0 or worked
+        if agenda.poll_due:
+            worked = await self.poll_due() > 0 or worked
+        if agenda.sign_due or agenda.send_due or agenda.poll_due or worked:
+            agenda = await self._agenda()  # the steps moved things: when is the next one due?
+        return agenda.next_due(self.config.now())
 
     async def next_due(self) -> float | None:
+        return (await self._agenda()).next_due(self.config.now())
+
+    async def _agenda(self) -> _Agenda:
+        now = self.config.now()
+        doc, env = FiscalDocument, FiscalEnvelope
+
+        def any_(*where: Any) -> Any:
+            return exists().where(*where)
+
+        query = select(
+            any_(doc.status == "pending", doc.folio.is_(None)),
+            any_(doc.status == "pending", doc.folio.is_not(None), doc.next_attempt_at <= now),
+            any_(doc.status == "signed", doc.envelope_id.is_(None)),
+            any_(env.status == "built", env.next_attempt_at <= now),
+            any_(env.status == "sent", env.next_attempt_at <= now),
+            select(func.min(doc.next_attempt_at))
+            .where(doc.status == "pending", doc.folio.is_not(None))
+            .scalar_subquery(),
+            select(func.min(env.next_attempt_at)).where(env.status.in_(("built", "sent"))).scalar_subquery(),
+        )
         async with self.db.tenant(self.tenant_id) as session:
-            documents = (
-                await session.execute(
-                    select(func.min(FiscalDocument.next_attempt_at)).where(
-                        FiscalDocument.status == "pending", FiscalDocument.folio.is_not(None)
-                    )
-                )
-            ).scalar()
-            unenveloped = (
-                await session.execute(
-                    select(func.count())
-                    .select_from(FiscalDocument)
-                    .where(FiscalDocument.status == "signed", FiscalDocument.envelope_id.is_(None))
-                )
-            ).scalar_one()
-            envelopes = (
-                await session.execute(
-                    select(func.min(FiscalEnvelope.next_attempt_at)).where(
-                        FiscalEnvelope.status.in_(("built", "sent"))
-                    )
-                )
-            ).scalar()
-        if unenveloped:
-            return 0.0
-        due = [moment for moment in (documents, envelopes) if moment is not None]
-        if not due:
-            return None
-        soonest = min(_aware(moment) for moment in due)
-        return max(0.0, (soonest - self.config.now()).total_seconds())
+            row = (await session.execute(query)).one()
+        return _Agenda(*row)
 
     # -- 1. folios for documents made without one ---------------------------------------------------------
 
