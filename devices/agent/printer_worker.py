@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 import uuid
 from typing import Any
 
@@ -24,7 +23,7 @@ from devices.agent.journal import Job, Journal
 from devices.agent.link import Link
 from devices.errors import DeviceConfigError, PrinterError, PrinterOfflineError
 from devices.printing.status import PrinterStatus, query_status
-from devices.printing.transports import decode_config, open_printer, send
+from devices.printing.transports import decode_config, send
 from schema.messages.devices import DeviceStatusReport
 
 __all__ = ["PrinterWorker", "hold_reason"]
@@ -226,11 +225,11 @@ class PrinterWorker:
 def _before_any_byte(exc: BaseException) -> bool:
     """Whether ``send`` failed while opening the printer, so no byte of the job can have left.
 
-    Both a printer that cannot be reached and one that stops mid-job raise PrinterOfflineError; only the
-    place tells them apart. If ``open_printer`` is renamed this answers False: the job is then reported
-    failed instead of retried, never printed twice.
+    Both a printer that cannot be reached and one that stops mid-job raise PrinterOfflineError; the
+    transport says which in ``details["stage"]`` ("open" or "write"). Anything else counts as "write": the
+    job is then reported failed instead of retried, never printed twice.
     """
-    return any(frame.f_code is open_printer.__code__ for frame, _ in traceback.walk_tb(exc.__traceback__))
+    return isinstance(exc, PrinterOfflineError) and exc.details.get("stage") == "open"
 
 
 def _bad_config(device_id: uuid.UUID) -> DeviceStatusReport:

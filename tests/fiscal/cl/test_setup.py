@@ -55,6 +55,8 @@ PASSWORD = "clave del certificado"
 KEY = at_rest_key("fiscal-setup-test-secret-" + "y" * 32)
 # The real clock: test certificates are made valid from "now" (minus five minutes), so a pinned date would
 # turn these tests into a time bomb.
+# Every certificate is made as of NOW too: checked against NOW, one made "now" (later, in a long run) would
+# not be valid yet.
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.astimezone(ZoneInfo("America/Santiago")).date()
 
@@ -255,7 +257,12 @@ async def test_ecuadorian_tenants_have_no_chilean_setup(db: Database, authority:
         lambda: save_setup(db, ec.tenant_id, setup_for(chile)),
         lambda: get_certificate(db, ec.tenant_id),
         lambda: upload_certificate(
-            db, ec.tenant_id, make_test_certificate(SENDER, "x", PASSWORD), PASSWORD, key=KEY, user_id=None
+            db,
+            ec.tenant_id,
+            make_test_certificate(SENDER, "x", PASSWORD, now=NOW),
+            PASSWORD,
+            key=KEY,
+            user_id=None,
         ),
         lambda: active_signer(db, ec.tenant_id, KEY),
         lambda: load(db, chile, caf_of(authority, chile), authority),
@@ -275,7 +282,7 @@ async def test_ecuadorian_tenants_have_no_chilean_setup(db: Database, authority:
 
 
 async def test_certificate_is_sealed_and_signs(db: Database, company: Company) -> None:
-    pfx = make_test_certificate(SENDER, "Luz Muñoz", PASSWORD)
+    pfx = make_test_certificate(SENDER, "Luz Muñoz", PASSWORD, now=NOW)
     info = await upload_certificate(db, company.tenant_id, pfx, PASSWORD, key=KEY, user_id=None, now=NOW)
     assert info.rut == SENDER and info.holder == "Luz Muñoz" and info.uploaded_at == NOW
     assert await get_certificate(db, company.tenant_id) == info
@@ -293,9 +300,9 @@ async def test_certificate_is_sealed_and_signs(db: Database, company: Company) -
 
 
 async def test_a_new_certificate_replaces_the_active_one(db: Database, company: Company) -> None:
-    first = make_test_certificate(SENDER, "Primera", PASSWORD)
+    first = make_test_certificate(SENDER, "Primera", PASSWORD, now=NOW)
     await upload_certificate(db, company.tenant_id, first, PASSWORD, key=KEY, user_id=None, now=NOW)
-    company_pfx = make_test_certificate(company.rut, "Segunda", "otra clave")
+    company_pfx = make_test_certificate(company.rut, "Segunda", "otra clave", now=NOW)
     later = NOW + timedelta(minutes=1)
     second = await upload_certificate(
         db, company.tenant_id, company_pfx, "otra clave", key=KEY, user_id=None, now=later
@@ -321,7 +328,11 @@ def _expired() -> bytes:
 @pytest.mark.parametrize(
     ("make", "password", "message"),
     [
-        (lambda: make_test_certificate(SENDER, "x", PASSWORD), "wrong", "wrong certificate password"),
+        (
+            lambda: make_test_certificate(SENDER, "x", PASSWORD, now=NOW),
+            "wrong",
+            "wrong certificate password",
+        ),
         (
             lambda: b"not a certificate at all",
             PASSWORD,
@@ -329,7 +340,7 @@ def _expired() -> bytes:
         ),
         (_expired, PASSWORD, "the certificate of Vencida expired on"),
         (
-            lambda: make_test_certificate(STRANGER, "Otro", PASSWORD),
+            lambda: make_test_certificate(STRANGER, "Otro", PASSWORD, now=NOW),
             PASSWORD,
             "the certificate belongs to RUT 11.111.111-1; this company's sender is 13.185.095-6",
         ),
@@ -338,7 +349,7 @@ def _expired() -> bytes:
 async def test_bad_certificates_are_refused_and_change_nothing(
     db: Database, company: Company, make: Callable[[], bytes], password: str, message: str
 ) -> None:
-    good = make_test_certificate(SENDER, "Vigente", PASSWORD)
+    good = make_test_certificate(SENDER, "Vigente", PASSWORD, now=NOW)
     await upload_certificate(db, company.tenant_id, good, PASSWORD, key=KEY, user_id=None, now=NOW)
     before = (await counts(db, company.tenant_id), await get_certificate(db, company.tenant_id))
     with pytest.raises(InvalidCertificateError) as refused:
@@ -349,10 +360,10 @@ async def test_bad_certificates_are_refused_and_change_nothing(
 
 async def test_without_a_setup_only_the_company_certificate_is_taken(db: Database) -> None:
     made = await new_company(db)
-    sender = make_test_certificate(SENDER, "Sender", PASSWORD)
+    sender = make_test_certificate(SENDER, "Sender", PASSWORD, now=NOW)
     with pytest.raises(InvalidCertificateError, match="save the fiscal setup with the sender's RUT first"):
         await upload_certificate(db, made.tenant_id, sender, PASSWORD, key=KEY, user_id=None)
-    own = make_test_certificate(made.rut, "Empresa", PASSWORD)
+    own = make_test_certificate(made.rut, "Empresa", PASSWORD, now=NOW)
     assert (
         await upload_certificate(db, made.tenant_id, own, PASSWORD, key=KEY, user_id=None)
     ).rut == made.rut
@@ -586,7 +597,7 @@ async def test_tenants_never_see_or_open_each_other(
     db: Database, company: Company, authority: DemoAuthority
 ) -> None:
     other = await new_company(db)
-    pfx = make_test_certificate(SENDER, "Luz", PASSWORD)
+    pfx = make_test_certificate(SENDER, "Luz", PASSWORD, now=NOW)
     await upload_certificate(db, company.tenant_id, pfx, PASSWORD, key=KEY, user_id=None)
     await load(db, company, caf_of(authority, company, 39, 1, 100), authority)
     assert await get_setup(db, other.tenant_id) is None
@@ -616,7 +627,7 @@ async def test_tenants_never_see_or_open_each_other(
 async def test_the_pipeline_opens_both_inside_its_own_transaction(
     db: Database, company: Company, authority: DemoAuthority
 ) -> None:
-    pfx = make_test_certificate(SENDER, "Luz", PASSWORD)
+    pfx = make_test_certificate(SENDER, "Luz", PASSWORD, now=NOW)
     await upload_certificate(db, company.tenant_id, pfx, PASSWORD, key=KEY, user_id=None)
     await load(db, company, caf_of(authority, company, 61, 1, 20), authority)
     async with db.tenant(company.tenant_id) as session:  # no second transaction: SQLite would wait on itself

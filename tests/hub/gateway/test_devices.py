@@ -228,6 +228,8 @@ async def test_revoking_the_agent_disconnects_it_and_its_token_is_refused(world:
                 code = closed.rcvd.code if closed.rcvd is not None else 0
     assert code == 4401
     await expect_close(world, devices["token"], 4401)
+    # A token nobody issued (right shape, right tenant) is refused the same way.
+    await expect_close(world, bearer_token("shd", world.a.tenant_id, new_secret()), 4401)
 
 
 async def test_a_device_cannot_be_bound_to_another_tenants_or_stores_register(world: World) -> None:
