@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from sqlalchemy.pool import QueuePool
 
+from actors.dashboard import Dashboards
 from actors.deps import ActorDeps
 from actors.runtime import ActorSystem
 from hub.auth.passwords import Passwords
@@ -91,6 +92,7 @@ class Services:
         self.fiscal = FiscalService(settings, self.db, self.actors)
         self.sockets: set[Connection] = set()
         self.devices = DeviceService(self)
+        self.dashboards = Dashboards(self.actors, self.db, self.bus)  # the owners' live figures
         self.actor_deps = ActorDeps(
             db=self.db, bus=self.bus, documents_made=self.fiscal.wake, printable=self.devices.printable
         )

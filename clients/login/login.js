@@ -13,8 +13,8 @@
   tenant.value = params.get("tenant") || localStorage.getItem("storehub.tenant") || "";
   (tenant.value ? username : tenant).focus();
 
-  // Cashiers sell at the till; everyone else starts in the back office (kitchen: until the KDS exists).
-  const HOME_BY_ROLE = { cashier: "/till/", kitchen: "/backoffice/" };
+  // Cashiers sell at the till, kitchen staff work from the kitchen display; everyone else starts in the back office.
+  const HOME_BY_ROLE = { cashier: "/till/", kitchen: "/kds/" };
 
   function home(role) {
     return HOME_BY_ROLE[role] || "/backoffice/";

@@ -13,10 +13,12 @@ from hub.http import (
     fiscal,
     fiscal_documents,
     health,
+    kitchen,
     pages,
     print_jobs,
     products,
     registers,
+    reports,
     settings,
     stock,
     stores,
@@ -44,6 +46,8 @@ def api_router() -> Router:
             *settings.ROUTES,
             *fiscal.ROUTES,
             *fiscal_documents.ROUTES,
+            *reports.ROUTES,
+            *kitchen.ROUTES,
         ],
     )
 

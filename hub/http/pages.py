@@ -69,4 +69,4 @@ class DocsPage(OpenAPIRenderPlugin):
 
 
 ROUTES = [root]
-STATIC_CLIENTS = ("login", "backoffice", "till", "simdevices", "static")
+STATIC_CLIENTS = ("login", "backoffice", "till", "kds", "dashboard", "simdevices", "static")

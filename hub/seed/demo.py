@@ -37,6 +37,7 @@ from schema.ids import uuid7
 from schema.models import (
     Category,
     Device,
+    KitchenRoute,
     KitchenStation,
     Product,
     ProductBarcode,
@@ -235,9 +236,23 @@ async def _fill_restaurant(
     progress = Progress("Restaurant menu", total)
     async with db.tenant(tenant_id) as session:
         categories = _categories(session, tenant_id, list(MENU))
+        stations: dict[str, uuid.UUID] = {}
         for code, name, _ in STATIONS:
-            session.add(KitchenStation(tenant_id=tenant_id, store_id=store_id, code=code, name=name))
+            stations[code] = uuid7()
+            session.add(
+                KitchenStation(
+                    id=stations[code], tenant_id=tenant_id, store_id=store_id, code=code, name=name
+                )
+            )
         await session.flush()
+        # Default routing: each category to the station that cooks it (the back office can change it).
+        session.add_all(
+            KitchenRoute(
+                tenant_id=tenant_id, store_id=store_id, category_id=categories[cat], station_id=stations[code]
+            )
+            for code, _, routed in STATIONS
+            for cat in routed
+        )
         n = 0
         for cat, items in MENU.items():
             for name, net in items:

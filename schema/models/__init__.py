@@ -5,6 +5,7 @@ from schema.models.catalog import Category, Product, ProductBarcode, StockLevel
 from schema.models.devices import Device, PrintJob
 from schema.models.fiscal import CafFile, FiscalCertificate, FiscalEnvelope, FiscalSetup
 from schema.models.identity import ApiToken, AuthSession, Role, User
+from schema.models.kitchen import KitchenItem, KitchenRoute, KitchenSettings, KitchenTicket
 from schema.models.outbox import OutboxEvent
 from schema.models.sales import (
     CashMovement,
@@ -27,6 +28,10 @@ TENANT_TABLES: dict[str, str] = {"tenants": "id"} | {
         Store,
         Register,
         KitchenStation,
+        KitchenRoute,
+        KitchenSettings,
+        KitchenTicket,
+        KitchenItem,
         User,
         AuthSession,
         ApiToken,
@@ -69,7 +74,11 @@ __all__ = [
     "FiscalEnvelope",
     "FiscalSetup",
     "FolioRange",
+    "KitchenItem",
+    "KitchenRoute",
+    "KitchenSettings",
     "KitchenStation",
+    "KitchenTicket",
     "OutboxEvent",
     "PrintJob",
     "Product",

@@ -55,6 +55,8 @@ def foreign_targets(b: TenantFixture) -> list[tuple[str, str, dict[str, Any] | N
         f"/api/v1/users/{b.owner_id}",
         f"/api/v1/users/{b.cashier_id}",
         f"/api/v1/devices/{b.device_id}",
+        f"/api/v1/print-jobs/{b.print_job_id}/escpos",
+        f"/api/v1/kitchen/routes?store_id={b.store_id}",
     ):
         targets.append(("GET", path, None))
     patches = {
@@ -67,6 +69,11 @@ def foreign_targets(b: TenantFixture) -> list[tuple[str, str, dict[str, Any] | N
     targets += [("DELETE", path, None) for path in patches]
     targets += [
         ("POST", f"/api/v1/devices/{b.device_id}/revoke", None),
+        ("PATCH", f"/api/v1/devices/{b.device_id}", {"name": "pwned"}),
+        ("POST", f"/api/v1/print-jobs/{b.print_job_id}/reprint", None),
+        ("PUT", f"/api/v1/kitchen/stations/{b.kitchen_station_id}/settings",
+         {"warn_after_s": 60, "late_after_s": 120}),
+        ("PUT", f"/api/v1/kitchen/routes?store_id={b.store_id}", {"routes": []}),
         ("POST", f"/api/v1/api-tokens/{b.api_token_id}/revoke", None),
         # B's ids inside bodies
         ("POST", "/api/v1/registers", {"store_id": str(b.store_id), "code": "X1", "name": "x"}),

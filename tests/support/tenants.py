@@ -32,7 +32,11 @@ from schema.models import (
     FiscalEnvelope,
     FiscalSetup,
     FolioRange,
+    KitchenItem,
+    KitchenRoute,
+    KitchenSettings,
     KitchenStation,
+    KitchenTicket,
     OutboxEvent,
     PrintJob,
     Product,
@@ -91,6 +95,7 @@ class TenantFixture:
     device_id: uuid.UUID
     device_token: str  # "shd_<tenant hex>_<secret>", a paired printer bound to the register
     outbox_id: uuid.UUID
+    print_job_id: uuid.UUID
     password: str = PASSWORD  # every user's password
     pin: str = PIN  # every user's PIN
     # Rows created per table (name -> count); tests compare what a tenant can see against it.
@@ -146,7 +151,8 @@ def ean13(prefix: str) -> str:
 
 async def make_tenant(db: Database, slug: str | None = None, country: str = "CL") -> TenantFixture:
     """Create a tenant with a warehouse, store, register, kitchen station, category, product with a barcode
-    and a stock level, a user of each role, an API token, a browser session, a device and an outbox row."""
+    and a stock level, a user of each role, an API token, a browser session, a device, an outbox row and a
+    served kitchen ticket."""
     if country not in _COUNTRY:
         raise ValueError(f"country must be one of {sorted(_COUNTRY)}")
     conf = _COUNTRY[country]
@@ -253,6 +259,18 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         id=new_id(), device_id=device.id, register_id=register.id, kind="receipt", source_id=sale.id,
         data=b"\x1b@recibo", state="printed", printed_at=now,
     )  # fmt: skip
+    # The kitchen: the category routed to the station, and one ticket of one item, served already (final),
+    # so the station's KitchenActor has nothing open to resume.
+    route = KitchenRoute(store_id=store.id, category_id=category.id, station_id=station.id)
+    kitchen_settings = KitchenSettings(station_id=station.id, rev=1)
+    ticket = KitchenTicket(
+        id=new_id(), station_id=station.id, store_id=store.id, order_id=new_id(), table_label="4",
+        server="Mesero", state="served", rev=1, created_at=now, started_at=now, ready_at=now, served_at=now,
+    )  # fmt: skip
+    ticket_item = KitchenItem(
+        ticket_id=ticket.id, line_no=1, product_id=product.id, name=product.name, quantity=1000,
+        modifiers=["sin sal"], state="served",
+    )  # fmt: skip
     # Final, so the hub's fiscal sweep leaves these placeholder rows alone.
     document = FiscalDocument(
         id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id, status="accepted",
@@ -266,8 +284,9 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         [warehouse, category],
         [store, product],
         [register, station, barcode, stock, *users.values()],
-        [api_token, auth_session, device, outbox, cash_session, folios, counter, setup, certificate],
-        [cash_movement, sale, movement, caf, envelope, print_job],
+        [api_token, auth_session, device, outbox, cash_session, folios, counter, setup, certificate,
+         route, kitchen_settings, ticket],
+        [cash_movement, sale, movement, caf, envelope, print_job, ticket_item],
         [sale_line, sale_tender, document],
     ]  # fmt: skip
     async with db.tenant(tenant_id) as session:
@@ -301,6 +320,7 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         device_id=device.id,
         device_token=f"shd_{tenant_id.hex}_{device_secret}",
         outbox_id=outbox.id,
+        print_job_id=print_job.id,
         row_counts=row_counts,
     )
 
