@@ -49,7 +49,7 @@ RENDER_FAILED = "no se pudo preparar la impresión"
 class AgentLink(Protocol):
     """The agent's socket, as the actor needs it: a non-blocking send."""
 
-    def send(self, frame: ServerFrame | bytes) -> None: ...
+    def send(self, frame: ServerFrame | str) -> None: ...
 
 
 # Renders a job's bytes (a receipt waits for its TED); the device's config gives the paper width.
@@ -320,6 +320,13 @@ class DeviceActor(Actor):
         for job in list(self.queue.jobs.values()):
             if not job.data or (job.state != "queued" and not resend):
                 continue
+            job.attempts += 1
+            if job.state == "queued":  # on disk before the agent can answer for it
+                job.state = "sent"
+                await save_job(self.deps.db, self.tenant_id, job)
+                await self._publish("PrintJobChanged", job_view(job), job.register_id)
+            if self.link is None:  # the agent left while the row was written: it gets it on return
+                return
             self.link.send(
                 Directive(
                     name="print",
@@ -328,11 +335,6 @@ class DeviceActor(Actor):
                     ),
                 )
             )
-            job.attempts += 1
-            if job.state == "queued":
-                job.state = "sent"
-                await save_job(self.deps.db, self.tenant_id, job)
-                await self._publish("PrintJobChanged", job_view(job), job.register_id)
 
     async def _ack(self, ack: PrintAck) -> PrintJobView:
         job = self.queue.jobs.get(ack.job_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,7 +42,7 @@ class Connection:
     def __init__(self, principal: Principal, services: Services, *, queue_size: int) -> None:
         self.principal = principal
         self.services = services
-        self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
+        self.outgoing: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
         self.follows: dict[str, StreamFollow] = {}
         self.too_slow = asyncio.Event()
         self.registers: set[uuid.UUID] = set()  # registers this principal was found allowed to drive
@@ -50,11 +51,12 @@ class Connection:
         self.on_close: list[Callable[[], None]] = []
         self.close_code: tuple[int, str] | None = None  # set by disconnect(): the writer closes with it
 
-    def send(self, frame: ServerFrame | bytes) -> None:
-        """Queue a frame; if the client cannot keep up, mark it for disconnection instead of blocking."""
+    def send(self, frame: ServerFrame | str) -> None:
+        """Queue a frame (or its JSON text); if the client cannot keep up, mark it for disconnection instead
+        of blocking."""
         if self.too_slow.is_set():
             return
-        data = frame if isinstance(frame, bytes) else encode(frame)
+        data = frame if isinstance(frame, str) else encode(frame).decode()
         try:
             self.outgoing.put_nowait(data)
         except asyncio.QueueFull:
@@ -68,12 +70,12 @@ class Connection:
                 return
             if event.transient:
                 if follow.ready:  # never replayed, so nothing to order it against
-                    self.send(LiveFrame(stream=event.stream, event=event.event, payload=event.payload))
+                    self.send(_live_text(event))
             elif not follow.ready:
                 follow.pending.append(event)
             elif event.seq > follow.last_seq:
                 follow.last_seq = event.seq
-                self.send(_event_frame(event))
+                self.send(_event_text(event))
 
         return deliver
 
@@ -88,7 +90,7 @@ class Connection:
         for event in [*replay, *follow.pending]:
             if event.seq > follow.last_seq:
                 follow.last_seq = event.seq
-                self.send(_event_frame(event))
+                self.send(_event_text(event))
         follow.pending.clear()
         follow.ready = True
 
@@ -118,11 +120,31 @@ class Connection:
                 log.exception("a socket close hook failed")
 
 
-def _event_frame(event: StreamEvent) -> EventFrame:
-    return EventFrame(
-        stream=event.stream,
-        seq=event.seq,
-        epoch=event.epoch,
-        event=event.event,
-        payload=event.payload,
+# The frame of one event is the same for every socket following its stream: encode it once, not once per
+# socket (a sale reaches hundreds of dashboards). Keyed by the event object; the bus hands every listener the
+# same one, synchronously, so a small cache of the latest events is enough.
+_TEXT_CACHE: OrderedDict[int, tuple[StreamEvent, str]] = OrderedDict()
+_TEXT_CACHE_SIZE = 64
+
+
+def _cached(event: StreamEvent, make: Callable[[StreamEvent], ServerFrame]) -> str:
+    key = id(event)
+    hit = _TEXT_CACHE.get(key)
+    if hit is not None and hit[0] is event:  # same object, not a recycled id
+        return hit[1]
+    text = encode(make(event)).decode()
+    _TEXT_CACHE[key] = (event, text)
+    if len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+        _TEXT_CACHE.popitem(last=False)
+    return text
+
+
+def _event_text(event: StreamEvent) -> str:
+    return _cached(
+        event,
+        lambda e: EventFrame(stream=e.stream, seq=e.seq, epoch=e.epoch, event=e.event, payload=e.payload),
     )
+
+
+def _live_text(event: StreamEvent) -> str:
+    return _cached(event, lambda e: LiveFrame(stream=e.stream, event=e.event, payload=e.payload))

@@ -113,7 +113,7 @@ async def _write(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
             data = await conn.outgoing.get()
             if data is None:
                 break
-            await socket.send_data(data.decode(), mode="text")
+            await socket.send_data(data, mode="text")
         if conn.close_code is not None:
             await socket.close(code=conn.close_code[0], reason=conn.close_code[1][:120])
         elif conn.too_slow.is_set():
