@@ -318,8 +318,14 @@ class Link:
             return
         finally:
             self._pending.pop(command_id, None)
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                self._acks_inflight.discard(row.seq)
+        # Confirmed: out of the journal *before* it leaves the in-flight set, or a flush in between would
+        # find it unconfirmed and not in flight, and send it again.
+        try:
+            await asyncio.to_thread(self._journal.confirm, row.seq)
+        finally:
             self._acks_inflight.discard(row.seq)
-        await asyncio.to_thread(self._journal.confirm, row.seq)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)
