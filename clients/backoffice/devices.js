@@ -13,6 +13,7 @@
 // * How to start the store's agent: the command with this hub's address and an agent.toml filled with
 //   the store's scale and printer ids.
 // Text comes from i18n/es.json; the hub's own words (problem documents' `detail`) are shown as they come.
+import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 
@@ -28,27 +29,6 @@ const COPIED_MS = 1500;
 const SCALE_PROTOCOLS = new Set(["toledo8217", "cas_pd2"]);
 const DEVICES = "/api/v1/devices";
 const JOBS = "/api/v1/print-jobs";
-
-function $(id) {
-  return document.getElementById(id);
-}
-
-/** An element with text (never HTML), attributes and children. */
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = String(value);
-    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function toLogin() {
   window.storehub.setCsrf(null);

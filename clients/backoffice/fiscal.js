@@ -9,6 +9,7 @@
 // * Folios per document type (warnings when few are left), the signing certificate, and for owners the
 //   certificate and CAF uploads (multipart). Managers see the same panel without the forms.
 // Text comes from i18n/es.json; the hub's own messages (upload refusals, warnings) are shown as they come.
+import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 
@@ -19,27 +20,6 @@ const DOC_TYPES = new Set([39, 33, 61]);
 const MANAGERS = new Set(["owner", "manager"]);
 const EXPIRING_DAYS = 30;
 const DOCUMENTS = "/api/v1/fiscal/documents";
-
-function $(id) {
-  return document.getElementById(id);
-}
-
-/** An element with text (never HTML), attributes and children. */
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = String(value);
-    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function toLogin() {
   window.storehub.setCsrf(null);

@@ -10,6 +10,7 @@
 // * The chart is an inline SVG drawn here: no libraries, nothing inline in the HTML (CSP script-src 'self').
 // * Reports: any range of days as a table, or as CSV for Excel (GET /api/v1/reports/sales).
 // Text comes from i18n/es.json; money is formatted per currency (CLP no decimals, USD cents).
+import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 import { Money, currencyOf, formatQuantity } from "/static/money.js";
@@ -24,26 +25,6 @@ const SECTIONS = {
   top_categories: "categories", low_stock: "stock", low_stock_count: "stock", fiscal: "fiscal",
   cash_sessions: "cash", devices: "devices",
 };
-
-function $(id) {
-  return document.getElementById(id);
-}
-
-/** An element with text (never HTML), attributes and children. */
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = String(value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);

@@ -9,31 +9,12 @@
 //
 // Tap a ticket: bump it (new -> in preparation -> ready -> served, off the screen). Tap an item: that item
 // is done. "Recuperar" brings back the last served ticket. Text comes from i18n/es.json.
+import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 
 const STATION_KEY = "storehub.kds.station";
 const SOUND_KEY = "storehub.kds.sound";
-
-function $(id) {
-  return document.getElementById(id);
-}
-
-/** An element with text (never HTML), attributes and children. */
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = String(value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 /** Thousandths of a unit as the cooks read them: 2000 -> "2", 500 -> "0,5". */
 export function formatQuantity(thousandths) {
