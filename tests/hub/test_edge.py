@@ -90,7 +90,10 @@ async def test_metrics_in_prometheus_text_format(hub: Hub) -> None:
     )
     assert f'storehub_http_request_duration_seconds_count{{method="GET",route="{route}"}} 2' in text
     assert "# TYPE storehub_db_pool_size gauge" in text
-    sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_]\w*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+Inf]+$')
+    # A value is a float as Prometheus writes it: 7.75e-05 has a minus in its exponent.
+    number = r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|[-+]?Inf|NaN"
+    labels = r'(\{([a-zA-Z_]\w*="([^"\\]|\\.)*",?)*\})?'
+    sample = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*" + labels + " (" + number + ")$")
     for line in text.strip().splitlines():
         assert line.startswith("# ") or sample.match(line), line
 
