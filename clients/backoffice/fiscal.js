@@ -10,7 +10,7 @@
 //   certificate and CAF uploads (multipart). Managers see the same panel without the forms.
 // Text comes from i18n/es.json; the hub's own messages (upload refusals, warnings) are shown as they come.
 import { $, h } from "/static/dom.js";
-import { loadMessages } from "/static/i18n.js";
+import { showUser, startPage, toLogin } from "/static/page.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 
 const PAGE_SIZE = 20;
@@ -21,50 +21,17 @@ const MANAGERS = new Set(["owner", "manager"]);
 const EXPIRING_DAYS = 30;
 const DOCUMENTS = "/api/v1/fiscal/documents";
 
-function toLogin() {
-  window.storehub.setCsrf(null);
-  location.assign("/login/");
-}
-
 async function boot() {
-  let messages;
-  try {
-    messages = await loadMessages("/backoffice/i18n/");
-  } catch (err) {
-    setTimeout(boot, 3000); // nothing to say it with yet: the loading text stays and we try again
-    return;
-  }
-  messages.apply(document);
-  document.title = messages.t("fiscal.title");
-  const t = messages.t.bind(messages);
-  const { api, setCsrf } = window.storehub;
-
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("/api/v1/auth/logout", { method: "POST" });
-    } catch (err) {
-      // Signed out either way: the cookie is gone or was already invalid.
-    }
-    toLogin();
+  const page = await startPage({
+    i18n: "/backoffice/i18n/",
+    title: "fiscal.title",
+    sessionFailed: "fiscal.session_failed",
+    retry: boot,
   });
-
-  let me;
-  try {
-    me = await api("/api/v1/auth/me");
-  } catch (err) {
-    if (err.status === 401) return toLogin();
-    $("boot").hidden = true;
-    $("error").textContent = t("fiscal.session_failed");
-    return;
-  }
-  setCsrf(me.csrf_token);
-  $("boot").hidden = true;
-  $("tenant-name").textContent = me.tenant.name;
-  $("tenant-country").textContent = messages.has("countries." + me.tenant.country)
-    ? t("countries." + me.tenant.country)
-    : me.tenant.country;
-  $("user-name").textContent = me.user ? me.user.display_name : "";
-  $("user-role").textContent = messages.has("roles." + me.role) ? t("roles." + me.role) : me.role;
+  if (!page) return;
+  const { messages, t, me } = page;
+  const { api } = window.storehub;
+  showUser(messages, me);
 
   if (!MANAGERS.has(me.role)) {
     // Cashiers and kitchen staff: the hub would refuse every request here anyway.

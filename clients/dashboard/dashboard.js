@@ -11,7 +11,7 @@
 // * Reports: any range of days as a table, or as CSV for Excel (GET /api/v1/reports/sales).
 // Text comes from i18n/es.json; money is formatted per currency (CLP no decimals, USD cents).
 import { $, h } from "/static/dom.js";
-import { loadMessages } from "/static/i18n.js";
+import { startPage, toLogin } from "/static/page.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 import { Money, currencyOf, formatQuantity } from "/static/money.js";
 
@@ -33,43 +33,15 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-function toLogin() {
-  window.storehub.setCsrf(null);
-  location.assign("/login/");
-}
-
 async function boot() {
-  let messages;
-  try {
-    messages = await loadMessages("/dashboard/i18n/");
-  } catch (err) {
-    setTimeout(boot, 3000); // nothing to say it with yet: the loading text stays and we try again
-    return;
-  }
-  messages.apply(document);
-  document.title = messages.t("title");
-  const t = messages.t.bind(messages);
-  const { api, setCsrf } = window.storehub;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("/api/v1/auth/logout", { method: "POST" });
-    } catch (err) {
-      // Signed out either way.
-    }
-    toLogin();
+  const page = await startPage({
+    i18n: "/dashboard/i18n/",
+    title: "title",
+    sessionFailed: "session_failed",
+    retry: boot,
   });
-  let me;
-  try {
-    me = await api("/api/v1/auth/me");
-  } catch (err) {
-    if (err.status === 401) return toLogin();
-    $("boot").hidden = true;
-    $("error").textContent = t("session_failed");
-    return;
-  }
-  setCsrf(me.csrf_token);
-  $("boot").hidden = true;
-  $("tenant-name").textContent = me.tenant.name;
+  if (!page) return;
+  const { messages, me } = page;
   if (!MANAGERS.has(me.role)) {
     $("refused").hidden = false; // the hub would refuse dashboard.get anyway
     return;
