@@ -122,3 +122,15 @@ async def owner(demo: Demo) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.socket.close()
+
+
+@pytest.fixture
+async def till(demo: Demo) -> AsyncIterator[Client]:
+    """A cashier's socket on Caja 1 with its cash session open: sells over the WebSocket."""
+    client = await demo.socket("caja1")
+    answer = await client.call("cash.open", {"register_id": str(demo.register_id), "float_amount": 0})
+    assert answer["type"] == "reply", answer
+    try:
+        yield client
+    finally:
+        await client.socket.close()

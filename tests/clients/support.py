@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,43 @@ async def sign_in(page: Any, demo: Demo, username: str) -> None:
     await page.fill("#username", username)
     await page.fill("#password", "demo1234")
     await page.click("#login-submit")
+
+
+async def backoffice_page(
+    browser: Any, viewport: dict[str, int] = VIEWPORT, **context_options: Any
+) -> tuple[Any, Any]:
+    """A back-office page in Spanish whose script errors and CSP violations are kept in ``page.errors``."""
+    context = await browser.new_context(viewport=viewport, locale="es-CL", **context_options)
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A CSP violation (inline style or script) only shows in the console.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+async def sign_in_to_backoffice(page: Any, demo: Demo, username: str, tenant: str = "donarosa") -> None:
+    """Sign in and wait for the page the login sends this role to."""
+    await page.goto(f"{demo.base}/login/?tenant={tenant}")
+    await page.fill("#username", username)
+    await page.fill("#password", "demo1234")
+    await page.click("#login-submit")
+    await page.wait_for_url(re.compile(r"/(backoffice|till)/"))
+
+
+async def sell(demo: Demo, till: Client, product_number: int = 50) -> dict[str, Any]:
+    """One unit of a demo product at Caja 1, paid by card (a boleta); the checkout's receipt."""
+    register = str(demo.register_id)
+    product = await demo.product(product_number)
+    cart = await call_ok(till, "cart.add", {"register_id": register, "product_id": str(product.id)})
+    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": cart["total"]}]}
+    receipt: dict[str, Any] = await call_ok(till, "checkout", pay)
+    return receipt
 
 
 async def call_ok(client: Client, type_: str, payload: dict[str, Any]) -> Any:

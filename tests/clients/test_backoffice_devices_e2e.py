@@ -34,8 +34,8 @@ from hub.http.pages import CLIENTS_DIR
 from hub.security import CSP
 from hub.seed.demo import DEMO_PASSWORD
 from schema.models import Device, PrintJob, Register, Store
-from tests.clients.conftest import TENANT, VIEWPORT, Demo
-from tests.clients.support import call_ok
+from tests.clients.conftest import TENANT, Demo
+from tests.clients.support import backoffice_page, sell, sign_in_to_backoffice
 from tests.clients.test_till_static import PageText, has_key
 from tests.hub.gateway.conftest import Client
 
@@ -86,31 +86,6 @@ async def shot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"devices-{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
-
-
-async def new_page(browser: Any, viewport: dict[str, int] = VIEWPORT) -> tuple[Any, Any]:
-    context = await browser.new_context(
-        viewport=viewport, locale="es-CL", permissions=["clipboard-read", "clipboard-write"]
-    )
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # A CSP violation (inline style or script) only shows in the console.
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
-    page.errors = errors  # type: ignore[attr-defined]
-    return context, page
-
-
-async def sign_in(page: Any, demo: Demo, username: str) -> None:
-    await page.goto(f"{demo.base}/login/?tenant={TENANT}")
-    await page.fill("#username", username)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(re.compile(r"/(backoffice|till)/"))
 
 
 async def open_devices(page: Any, demo: Demo) -> None:
@@ -184,27 +159,6 @@ def agent_socket(demo: Demo, token: str) -> Any:
     return websockets.connect(demo.ws, additional_headers={"Authorization": f"Bearer {token}"})
 
 
-@pytest.fixture
-async def till(demo: Demo) -> AsyncIterator[Client]:
-    """A cashier's socket on Caja 1 with its cash session open: sells over the WebSocket."""
-    client = await demo.socket("caja1")
-    await call_ok(client, "cash.open", {"register_id": str(demo.register_id), "float_amount": 0})
-    try:
-        yield client
-    finally:
-        await client.socket.close()
-
-
-async def sell(demo: Demo, till: Client, product_number: int = 50) -> dict[str, Any]:
-    """One unit of a demo product at Caja 1, paid by card: its receipt is queued on Caja 1's printer."""
-    register = str(demo.register_id)
-    product = await demo.product(product_number)
-    cart = await call_ok(till, "cart.add", {"register_id": register, "product_id": str(product.id)})
-    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": cart["total"]}]}
-    receipt: dict[str, Any] = await call_ok(till, "checkout", pay)
-    return receipt
-
-
 # -- the files --------------------------------------------------------------------------------------------
 
 
@@ -266,8 +220,8 @@ async def test_a_manager_pairs_an_agent_moves_the_printer_and_revokes_the_agent(
     caja1, caja2 = await register_id(demo, "Caja 1"), await register_id(demo, "Caja 2")
     assert scale["register_id"] == caja1 and printer["register_id"] == caja1
 
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "encargado")
+    context, page = await backoffice_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    await sign_in_to_backoffice(page, demo, "encargado")
     # The landing page links the devices.
     await page.click("nav a[href='/backoffice/devices.html']")
     await page.wait_for_url(re.compile(r"/backoffice/devices\.html$"))
@@ -412,8 +366,8 @@ async def test_the_hubs_refusals_show_and_nothing_changes(
     demo: Demo, browser: Any, api: httpx.AsyncClient
 ) -> None:
     before = await demo_devices(api)
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "dueno")
+    context, page = await backoffice_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    await sign_in_to_backoffice(page, demo, "dueno")
     await open_devices(page, demo)
     await expect(page.locator("#devices tr")).to_have_count(2)
 
@@ -474,8 +428,8 @@ async def test_a_printers_last_jobs_show_in_spanish_and_reprint(
     demo: Demo, browser: Any, api: httpx.AsyncClient, till: Client
 ) -> None:
     printer = (await demo_devices(api))["Impresora Caja 1"]
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "encargado")
+    context, page = await backoffice_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    await sign_in_to_backoffice(page, demo, "encargado")
     await open_devices(page, demo)
     block = page.locator(f"#jobs .printer-jobs[data-device-id='{printer['id']}']")
     await expect(block.locator(".jobs-empty")).to_have_text("Sin impresiones todavía.")
@@ -533,8 +487,8 @@ async def test_a_printers_last_jobs_show_in_spanish_and_reprint(
 async def test_on_a_phone_the_code_is_large_and_nothing_is_wider_than_the_screen(
     demo: Demo, browser: Any, api: httpx.AsyncClient
 ) -> None:
-    context, page = await new_page(browser, PHONE)
-    await sign_in(page, demo, "encargado")
+    context, page = await backoffice_page(browser, PHONE, permissions=["clipboard-read", "clipboard-write"])
+    await sign_in_to_backoffice(page, demo, "encargado")
     await open_devices(page, demo)
     await expect(page.locator("#devices tr")).to_have_count(2)
     # Each row is a card with the column's name beside each value.
@@ -576,8 +530,8 @@ async def test_an_owner_with_two_stores_picks_the_store(demo: Demo, browser: Any
         await session.flush()
         session.add(Register(tenant_id=demo.tenant_id, store_id=second.id, code="1", name="Caja Providencia"))
         second_id = str(second.id)
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "dueno")
+    context, page = await backoffice_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    await sign_in_to_backoffice(page, demo, "dueno")
     await open_devices(page, demo)
     await expect(page.locator("#user-role")).to_have_text("Dueño")
     await expect(page.locator("#store-picker")).to_be_visible()
@@ -608,10 +562,10 @@ async def test_an_owner_with_two_stores_picks_the_store(demo: Demo, browser: Any
 
 
 async def test_a_cashier_is_turned_away(demo: Demo, browser: Any) -> None:
-    context, page = await new_page(browser)
+    context, page = await backoffice_page(browser, permissions=["clipboard-read", "clipboard-write"])
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))
-    await sign_in(page, demo, "caja1")
+    await sign_in_to_backoffice(page, demo, "caja1")
     await open_devices(page, demo)
     await expect(page.locator("#refused")).to_be_visible()
     await expect(page.locator("#refused")).to_contain_text("su rol no permite administrar los dispositivos")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from hub.http.pages import CLIENTS_DIR
 from hub.security import CSP
 from hub.seed.demo import MINIMARKET_FISCAL
 from schema.models import FolioRange
-from tests.clients.conftest import VIEWPORT, Demo
-from tests.clients.support import call_ok
+from tests.clients.conftest import Demo
+from tests.clients.support import backoffice_page, sell, sign_in_to_backoffice
 from tests.clients.test_till_static import PageText, has_key
 from tests.hub.gateway.conftest import Client
 from tests.support.sii_simulator import sii_simulator
@@ -85,53 +84,9 @@ async def shot(page: Any, name: str) -> Path:
     return path
 
 
-async def new_page(browser: Any, viewport: dict[str, int] = VIEWPORT) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport=viewport, locale="es-CL", accept_downloads=True)
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # A CSP violation (inline style or script) only shows in the console.
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
-    page.errors = errors  # type: ignore[attr-defined]
-    return context, page
-
-
-async def sign_in(page: Any, demo: Demo, username: str, tenant: str = "donarosa") -> None:
-    await page.goto(f"{demo.base}/login/?tenant={tenant}")
-    await page.fill("#username", username)
-    await page.fill("#password", "demo1234")
-    await page.click("#login-submit")
-    await page.wait_for_url(re.compile(r"/(backoffice|till)/"))
-
-
 async def open_fiscal(page: Any, demo: Demo) -> None:
     await page.goto(demo.base + "/backoffice/fiscal.html")
     await expect(page.locator("#boot")).to_be_hidden()
-
-
-@pytest.fixture
-async def till(demo: Demo) -> AsyncIterator[Client]:
-    """A cashier's socket on Caja 1 with its cash session open: sells over the WebSocket."""
-    client = await demo.socket("caja1")
-    await call_ok(client, "cash.open", {"register_id": str(demo.register_id), "float_amount": 0})
-    try:
-        yield client
-    finally:
-        await client.socket.close()
-
-
-async def sell(demo: Demo, till: Client, product_number: int = 50) -> dict[str, Any]:
-    """A boleta: one unit of a demo product, paid by card. The checkout's receipt (sale_id, folio...)."""
-    register = str(demo.register_id)
-    product = await demo.product(product_number)
-    cart = await call_ok(till, "cart.add", {"register_id": register, "product_id": str(product.id)})
-    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": cart["total"]}]}
-    receipt: dict[str, Any] = await call_ok(till, "checkout", pay)
-    return receipt
 
 
 async def use_folios(demo: Demo, doc_type: int, up_to: int) -> None:
@@ -207,8 +162,8 @@ async def test_the_page_is_served_with_the_strict_csp(demo: Demo) -> None:
 async def test_the_owner_follows_a_sale_downloads_its_pdf_and_manages_folios(
     demo: Demo, browser: Any, till: Client
 ) -> None:
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "dueno")
+    context, page = await backoffice_page(browser, accept_downloads=True)
+    await sign_in_to_backoffice(page, demo, "dueno")
     # The landing page links the tax documents for a Chilean owner.
     await expect(page.locator("#nav-fiscal")).to_be_visible()
     await page.click("#nav-fiscal")
@@ -308,7 +263,7 @@ async def test_the_owner_follows_a_sale_downloads_its_pdf_and_manages_folios(
     await shot(page, "03-owner-panel")
 
     # On a phone: the same page, each document a small card.
-    phone_context, phone = await new_page(browser, PHONE)
+    phone_context, phone = await backoffice_page(browser, PHONE, accept_downloads=True)
     await phone_context.add_cookies(await context.cookies())
     await open_fiscal(phone, demo)
     phone_row = row_of(phone, receipt["sale_id"])
@@ -335,8 +290,8 @@ async def test_sii_rejection_and_acceptance_show_live_with_the_reason(
         demo.services.fiscal.endpoints = sim.endpoints  # this hub's SII is this simulator
         await sim.set_faults(reject_folios={"39": [1]})
 
-        context, page = await new_page(browser)
-        await sign_in(page, demo, "dueno")
+        context, page = await backoffice_page(browser, accept_downloads=True)
+        await sign_in_to_backoffice(page, demo, "dueno")
         await open_fiscal(page, demo)
         await expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
 
@@ -371,8 +326,8 @@ async def test_a_manager_sees_the_panel_without_the_upload_forms_and_pages_the_l
 ) -> None:
     sales = [await sell(demo, till, 50 + n) for n in range(PAGE_SIZE + 1)]  # one more than a page
     await use_folios(demo, 61, up_to=194)  # 6 credit-note folios left: under the demo's threshold of 50
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "encargado")
+    context, page = await backoffice_page(browser, accept_downloads=True)
+    await sign_in_to_backoffice(page, demo, "encargado")
     await expect(page.locator("#nav-fiscal")).to_be_visible()
     await open_fiscal(page, demo)
     await expect(page.locator("#fiscal")).to_be_visible()
@@ -421,10 +376,10 @@ async def test_a_manager_sees_the_panel_without_the_upload_forms_and_pages_the_l
 
 
 async def test_a_cashier_cannot_open_the_page(demo: Demo, browser: Any) -> None:
-    context, page = await new_page(browser)
+    context, page = await backoffice_page(browser, accept_downloads=True)
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))
-    await sign_in(page, demo, "caja1")
+    await sign_in_to_backoffice(page, demo, "caja1")
     await page.wait_for_url(re.compile(r"/till/"))  # cashiers land on the till
     await open_fiscal(page, demo)
     await expect(page.locator("#refused")).to_be_visible()
@@ -443,8 +398,8 @@ async def test_a_cashier_cannot_open_the_page(demo: Demo, browser: Any) -> None:
 
 
 async def test_an_ecuadorian_tenant_gets_a_note_instead(demo: Demo, browser: Any) -> None:
-    context, page = await new_page(browser)
-    await sign_in(page, demo, "duena", tenant="guayaquilena")
+    context, page = await backoffice_page(browser, accept_downloads=True)
+    await sign_in_to_backoffice(page, demo, "duena", tenant="guayaquilena")
     await expect(page.locator("#tenant-country")).to_have_text("Ecuador")
     await expect(page.locator("#nav-fiscal")).to_be_hidden()
     await open_fiscal(page, demo)
