@@ -6,11 +6,16 @@ folio range), so concurrent checkouts of several registers wait for each other a
 Postgres the locks and unique constraints are what make it right across hub nodes; on SQLite every
 transaction takes the write lock when it begins. A checkout whose command id was already used by this
 register returns the sale made the first time: a till that lost the reply and resends never sells twice.
+
+A caller with more to write in the same transaction (a restaurant tab marks the items the sale paid) passes
+``hook``: it runs after the sale's rows, inside the transaction, and whatever it raises rolls the whole sale
+back. It does not run when the command id had already made its sale.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -52,6 +57,7 @@ __all__ = [
     "OutOfStockError",
     "PricedLine",
     "SaleContext",
+    "SaleHook",
     "claim_command",
     "commit_sale",
     "find_sale",
@@ -63,6 +69,9 @@ __all__ = [
 
 # Statements built once: a checkout runs on the hub's event loop, and building and cache-keying SQLAlchemy
 # statements per call was half of its CPU. Each call only binds parameters.
+# Runs inside the sale's transaction, after its rows are written (see the module docstring).
+SaleHook = Callable[[AsyncSession, SaleReceipt], Awaitable[None]]
+
 _SALE_BY_COMMAND = select(Sale).where(
     Sale.register_id == bindparam("register_id"), Sale.command_id == bindparam("command_id")
 )
@@ -129,17 +138,25 @@ async def commit_sale(
     doc_type: int,
     *,
     buyer: dict[str, str] | None = None,
+    tab_id: uuid.UUID | None = None,
+    hook: SaleHook | None = None,
 ) -> SaleReceipt:
     """Commit a sale (see the module docstring); on Postgres through ``actors.checkout_pg``."""
     if db.is_postgres:
         async with db.tenant(ctx.tenant_id) as session:
-            done = await commit_sale_pg(session, ctx, command_id, lines, taxes, settlement, doc_type, buyer)
+            done = await commit_sale_pg(
+                session, ctx, command_id, lines, taxes, settlement, doc_type, buyer, tab_id
+            )
             if isinstance(done, SaleReceipt):
+                if hook is not None:
+                    await hook(session, done)
                 return done
             sale = await session.get(Sale, (ctx.tenant_id, done))
             assert sale is not None
             return await receipt_of(session, sale)
-    return await commit_sale_portable(db, ctx, command_id, lines, taxes, settlement, doc_type, buyer=buyer)
+    return await commit_sale_portable(
+        db, ctx, command_id, lines, taxes, settlement, doc_type, buyer=buyer, tab_id=tab_id, hook=hook
+    )
 
 
 async def commit_sale_portable(
@@ -152,6 +169,8 @@ async def commit_sale_portable(
     doc_type: int,
     *,
     buyer: dict[str, str] | None = None,
+    tab_id: uuid.UUID | None = None,
+    hook: SaleHook | None = None,
 ) -> SaleReceipt:
     """The same commit through SQLAlchemy statements: SQLite's path (and a reference for Postgres)."""
     async with db.tenant(ctx.tenant_id) as session:
@@ -175,7 +194,7 @@ async def commit_sale_portable(
                     "command_id": command_id, "doc_type": doc_type, "folio": folio, "total": settlement.total,
                     "rounding": settlement.rounding, "to_pay": settlement.to_pay, "change": settlement.change,
                     "cost": sum(costs.values()), "taxes": [tax_dict(t) for t in taxes], "created_at": now,
-                    "buyer": buyer,
+                    "buyer": buyer, "tip": settlement.tip, "tab_id": tab_id,
                 }
             ],
         )  # fmt: skip
@@ -211,9 +230,13 @@ async def commit_sale_portable(
             tenders=settlement.tenders,
             change=settlement.change,
             created_at=now.isoformat(),
+            tip=settlement.tip,
+            tab_id=tab_id,
         )
         emit(session, "tenant", "SaleCompleted", receipt)
         emit(session, f"register:{ctx.register_id}", "SaleCompleted", receipt)
+        if hook is not None:
+            await hook(session, receipt)
     return receipt
 
 
@@ -355,4 +378,6 @@ async def receipt_of(session: AsyncSession, sale: Sale) -> SaleReceipt:
         ],
         change=sale.change,
         created_at=utc_iso(sale.created_at),
+        tip=sale.tip,
+        tab_id=sale.tab_id,
     )

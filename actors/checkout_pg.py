@@ -79,9 +79,9 @@ WITH levels AS (
 ), sale AS (
     INSERT INTO sales (tenant_id, id, number, kind, original_sale_id, reason, approved_by, register_id,
                        store_id, cash_session_id, user_id, command_id, doc_type, folio, total, rounding,
-                       to_pay, change, cost, taxes, created_at, buyer)
+                       to_pay, change, cost, taxes, created_at, buyer, tip, tab_id)
     SELECT $1, $4, number.value, 'sale', NULL, '', NULL, $5, $6, $7, $8, $9, $10, folio.folio, $11, $12,
-           $13, $14, $15, $16::json, $3, $46::json
+           $13, $14, $15, $16::json, $3, $46::json, $48, $49::uuid
     FROM number LEFT JOIN folio ON true
     RETURNING number, folio
 ), lines AS (
@@ -140,6 +140,7 @@ async def commit_sale_pg(
     settlement: Settlement,
     doc_type: int,
     buyer: dict[str, str] | None = None,
+    tab_id: uuid.UUID | None = None,
 ) -> SaleReceipt | uuid.UUID:
     """The receipt of the new sale, or the id of the sale this command id already made."""
     raw = await (await session.connection()).get_raw_connection()
@@ -170,6 +171,8 @@ async def commit_sale_pg(
         tenders=settlement.tenders,
         change=settlement.change,
         created_at=now.isoformat(),
+        tip=settlement.tip,
+        tab_id=tab_id,
     )
     encoded = msgspec.json.encode(receipt).decode()
     events = [
@@ -200,9 +203,9 @@ async def commit_sale_pg(
         # $41..$45: outbox events
         [uuid7() for _ in events], [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
         [e[3] for e in events],
-        # $46: a factura's buyer; $47: today in Chile, for CAF expiry
+        # $46: a factura's buyer; $47: today in Chile, for CAF expiry; $48, $49: a restaurant tab's tip and id
         None if buyer is None else msgspec.json.encode(buyer).decode(),
-        chile_today(),
+        chile_today(), settlement.tip, tab_id,
     )  # fmt: skip
     session.info[OUTBOX_WRITTEN] = True
     return msgspec.structs.replace(receipt, number=row["number"], folio=row["folio"])

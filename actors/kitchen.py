@@ -17,6 +17,7 @@ command with the same id, and a second bump must not serve a ticket that was onl
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from actors.kitchen_tickets import (
     last_served,
     load_station,
     order_ticket,
+    route_order,
     save_thresholds,
     save_ticket,
     stream_of,
@@ -45,6 +47,7 @@ from schema.messages.kitchen import (
     KitchenItemView,
     KitchenOrder,
     KitchenTicketView,
+    OrderRouted,
     RecallTicket,
     StationState,
 )
@@ -70,6 +73,32 @@ def kitchen_ref(
     return system.ref(
         kitchen_address(tenant_id, station_id),
         Props(lambda: KitchenActor(tenant_id, station_id, deps), kind="KitchenActor"),
+    )
+
+
+async def dispatch_order(
+    system: ActorSystem, deps: ActorDeps, tenant_id: uuid.UUID, order: KitchenOrder, ask_timeout: float
+) -> OrderRouted:
+    """Route an order item by item (``route_order``) and have each station's actor open its ticket.
+
+    The one way an order reaches the kitchen: ``kitchen.order`` from a till and a restaurant tab's send
+    both come here. The stations work independently, so an order is not atomic across them; it is
+    idempotent on ``order_id`` instead: sent again, a station that has its ticket answers with it, so a
+    resend completes a half-delivered order and never cooks anything twice. The caller has checked the store.
+    """
+    routed = await route_order(deps.db, tenant_id, order.store_id, order.items)
+    opened: list[Opened] = await asyncio.gather(
+        *(
+            kitchen_ref(system, deps, tenant_id, station_id).ask(
+                OpenTicket(order, tuple(items)), timeout=ask_timeout
+            )
+            for station_id, items in routed
+        )
+    )
+    return OrderRouted(
+        order_id=order.order_id,
+        tickets=[o.ticket for o in opened],
+        repeated=not any(o.created for o in opened),
     )
 
 

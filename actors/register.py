@@ -12,7 +12,6 @@ the new incarnation announces its empty cart on the register stream so no till s
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -20,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from sqlalchemy import select
 
+from actors.approval import PinGuard, buyer_of
 from actors.cash import NoCashSessionError, close_session, current_session, move_cash, open_session
 from actors.catalog_ref import CatalogRef, SellingRules
 from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
@@ -33,14 +32,10 @@ from actors.sales.lines import cart_line
 from actors.sales.scale_barcodes import parse as parse_scale_barcode
 from actors.sales.settlement import settle
 from actors.sales.totals import cart_totals
-from fiscal.cl.rut import normalize as normalize_rut
-from hub.auth.passwords import default_passwords
 from hub.auth.principal import Principal
-from hub.db import Database
 from schema.errors import (
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     StorehubError,
     ValidationError,
 )
@@ -61,13 +56,11 @@ from schema.messages.till import (
     ScaleReading,
     SetQuantity,
 )
-from schema.models import Register, Store, Tenant, User
+from schema.models import Register, Store, Tenant
 from schema.models.identity import Role
 
 SCALE_MAX_AGE_SECONDS = 2.0
-PIN_FAILURES_PER_MINUTE = 5  # wrong manager PINs a till may try before it must wait
 REMEMBERED_ANSWERS = 500
-CONSUMIDOR_FINAL_RUT = "66666666-6"  # SII's anonymous buyer: boletas only
 
 
 class ScaleStaleError(ValidationError):
@@ -136,7 +129,7 @@ class RegisterActor(Actor):
         self.version = 0
         self.reading: tuple[ScaleReading, float] | None = None
         self.answers: OrderedDict[str, Any] = OrderedDict()
-        self.pin_failures: list[float] = []  # monotonic times of wrong manager PINs at this till
+        self.pins = PinGuard()  # wrong manager PINs typed at this till
 
     async def on_start(self) -> None:
         async with self.deps.db.tenant(self.tenant_id) as session:
@@ -371,7 +364,7 @@ class RegisterActor(Actor):
                 return made
             raise EmptyCartError("the cart is empty")
         ctx = self._sale_context(principal)
-        buyer = _buyer_of(checkout)
+        buyer = buyer_of(checkout.doc_type, checkout.buyer)
         priced = self._cart_lines()
         totals = cart_totals(priced)
         settlement = settle(totals.total, checkout.tenders, self.currency)
@@ -395,19 +388,9 @@ class RegisterActor(Actor):
         if command_id is None:
             raise ValidationError("a return needs a command id (it makes resending safe)")
         ctx = self._sale_context(principal)
-        now = time.monotonic()
-        self.pin_failures = [t for t in self.pin_failures if now - t < 60]
-        if len(self.pin_failures) >= PIN_FAILURES_PER_MINUTE:
-            wait = int(60 - (now - self.pin_failures[0])) + 1
-            raise RateLimitedError(
-                f"too many wrong PINs at this till; try again in {wait} s", retry_after=wait
-            )
-        try:
-            approved_by = await _approver(self.deps.db, self.tenant_id, principal, request)
-        except PermissionDeniedError:
-            if request.pin is not None:
-                self.pin_failures.append(now)
-            raise
+        approved_by = await self.pins.approve(
+            self.deps.db, self.tenant_id, principal, request.approver, request.pin
+        )
         wanted: dict[int, int] | None = None
         if request.lines is not None:
             wanted = {}
@@ -422,39 +405,6 @@ class RegisterActor(Actor):
         return credit
 
 
-async def _approver(
-    db: Database, tenant_id: uuid.UUID, principal: Principal, request: ReturnSale
-) -> uuid.UUID:
-    """Who approves a return: the sender if a manager, else a manager's username and PIN typed at the till."""
-    if principal.is_at_least(Role.MANAGER) and principal.user_id is not None:
-        return principal.user_id
-    if request.approver is None or request.pin is None:
-        raise PermissionDeniedError("a return needs a manager's approval (username and PIN)")
-    async with db.tenant(tenant_id) as session:
-        manager = (
-            await session.execute(select(User).where(User.username == request.approver.strip().lower()))
-        ).scalar_one_or_none()
-    pin_hash = manager.pin_hash if manager is not None else None
-    ok = await asyncio.to_thread(default_passwords().verify_pin, pin_hash, request.pin)
-    if not ok or manager is None or not manager.active or manager.role not in (Role.MANAGER, Role.OWNER):
-        raise PermissionDeniedError("manager approval refused")
-    return manager.id
-
-
 def _check_whole_units(product: ProductView, quantity: int) -> None:
     if product.unit != "kg" and quantity % 1000:
         raise ValidationError(f"{product.name} is sold by whole units", quantity=quantity)
-
-
-def _buyer_of(checkout: Checkout) -> dict[str, str] | None:
-    """A factura's buyer, its RUT checked and normalised; a boleta has none."""
-    if checkout.doc_type != 33:
-        if checkout.buyer is not None:
-            raise ValidationError("a boleta has no buyer: choose factura (33) to issue one to a company")
-        return None
-    if checkout.buyer is None:
-        raise ValidationError("a factura needs the buyer: RUT, razón social, giro, address and comuna")
-    rut = normalize_rut(checkout.buyer.rut)
-    if rut == CONSUMIDOR_FINAL_RUT:
-        raise ValidationError("a factura cannot be issued to 66.666.666-6 (consumidor final): sell a boleta")
-    return msgspec.to_builtins(msgspec.structs.replace(checkout.buyer, rut=rut))  # type: ignore[no-any-return]

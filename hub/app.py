@@ -18,6 +18,7 @@ import hub.gateway.catalog  # registers the catalog commands
 import hub.gateway.dashboard  # registers the owner dashboard's command
 import hub.gateway.devices  # registers the device agent's and the till's device commands
 import hub.gateway.kitchen  # registers the kitchen's commands (orders, the KDS)
+import hub.gateway.restaurant  # registers restaurant mode's commands (floor, tabs)
 import hub.gateway.till  # registers the till commands
 import hub.http
 from hub.gateway.route import gateway

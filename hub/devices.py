@@ -1,8 +1,9 @@
 """The hub's devices service: DeviceActors, what gets printed where, and revocation.
 
-* ``printable`` is the RegisterActor's hook after a sale, a credit note or a closed cash session: the job
-  goes to the printer bound to that register, if there is one (found once, then cached until a device
-  changes). Queuing it never delays the till: it runs in a task of its own.
+* ``printable`` is the RegisterActor's (and a restaurant's FloorActor's) hook after a sale, a credit note,
+  a closed cash session or a precuenta asked for: the job goes to the printer bound to that register, if
+  there is one (found once, then cached until a device changes). Queuing it never delays the till: it runs
+  in a task of its own. A job of a sale is queued once (a resent command finds it); a precuenta every time.
 * ``render`` turns a job into ESC/POS bytes when its DeviceActor asks (``hub.receipts``).
 * ``device_changed`` / ``revoked``: the back office changed a device; its actor reloads, and a revoked
   device's own socket is closed at once (4401), so a revoked agent stops driving anything.
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.devices")
 
 CLOSE_REVOKED = 4401
+# Printed every time they are asked for (a table's precuenta changes as the tab does), never deduplicated.
+REPEATABLE_KINDS = frozenset({"prebill"})
 
 
 class DeviceService:
@@ -86,9 +89,13 @@ class DeviceService:
         printer = await self.printer_of(tenant_id, register_id)
         if printer is None:
             return None
-        if reprint_of is None and any(
-            job.kind == kind and job.reprint_of is None
-            for job in await jobs_of_source(self.services.db, tenant_id, source_id)
+        if (
+            reprint_of is None
+            and kind not in REPEATABLE_KINDS
+            and any(
+                job.kind == kind and job.reprint_of is None
+                for job in await jobs_of_source(self.services.db, tenant_id, source_id)
+            )
         ):
             return None  # a resent command answered from the database: its paper is already queued
         order = EnqueueJob(kind=kind, register_id=register_id, source_id=source_id, reprint_of=reprint_of)

@@ -1,4 +1,5 @@
-"""Print jobs rendered from the database: a sale's or credit note's receipt, a cash session's Z-report.
+"""Print jobs rendered from the database: a sale's or credit note's receipt, a cash session's Z-report, a
+restaurant tab's precuenta.
 
 A Chilean boleta, factura or credit note carries the TED the fiscal pipeline stamped on the signed DTE
 (never a second stamp made here: the paper must show exactly what SII receives). The pipeline signs within
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
@@ -19,14 +21,18 @@ from sqlalchemy import select
 
 from actors.cash import z_report_of
 from actors.checkout import receipt_of
+from actors.floor_views import read_tab
 from devices.printing.documents import (
     Branding,
+    Prebill,
+    PrebillLine,
     Receipt,
     ReceiptBuyer,
     ReceiptLine,
     ReceiptTax,
     ReceiptTender,
 )
+from devices.printing.prebill import prebill_bytes
 from devices.printing.receipt import receipt_bytes
 from devices.printing.zreport import z_report_bytes
 from fiscal.cl.ted import ted_bytes
@@ -37,6 +43,7 @@ from schema.models import (
     FiscalDocument,
     FiscalSetup,
     PrintJob,
+    Product,
     Register,
     Sale,
     Store,
@@ -84,7 +91,54 @@ async def render_job(
                 columns=columns,
                 currency="USD" if tenant.currency == "USD" else "CLP",
             )
+        case "prebill":
+            return prebill_bytes(await prebill_for(services, tenant_id, job.source_id), columns=columns)
     raise ValidationError(f"the hub cannot render a {job.kind!r} job")
+
+
+async def prebill_for(services: Services, tenant_id: uuid.UUID, tab_id: uuid.UUID) -> Prebill:
+    """The tab's precuenta as it is now: what is left to pay (paid and voided items are not listed)."""
+    async with services.db.tenant(tenant_id) as session:
+        view = await read_tab(session, tab_id)
+        tenant = await session.get(Tenant, tenant_id)
+        store = await session.get(Store, (tenant_id, view.store_id))
+        setup = await session.get(FiscalSetup, tenant_id)
+        wanted = {item.product_id for item in view.items}
+        units = dict(
+            (await session.execute(select(Product.id, Product.unit).where(Product.id.in_(wanted))))
+            .tuples()
+            .all()
+        )
+    if tenant is None or store is None:
+        raise NotFoundError("the tab's store is gone")
+    chile = tenant.country == "CL"
+    return Prebill(
+        branding=_branding(tenant, store, setup),
+        country="CL" if chile else "EC",
+        currency="CLP" if chile else "USD",
+        table=view.table_name,
+        number=view.number,
+        server=view.server,
+        guests=view.guests,
+        created_at=datetime.now(UTC).isoformat(),
+        lines=[
+            PrebillLine(
+                name=item.name,
+                quantity=item.quantity,
+                unit="kg" if units.get(item.product_id) == "kg" else "unit",
+                unit_price=item.unit_price,
+                total=item.total,
+                modifiers=[m.name for m in item.modifiers],
+                note=item.note,
+            )
+            for item in view.items
+            if not item.voided and not item.paid
+        ],
+        paid=view.paid_total,
+        total=view.total,
+        tip_percent=view.tip_percent,
+        suggested_tip=view.suggested_tip,
+    )
 
 
 async def receipt_for(services: Services, tenant_id: uuid.UUID, sale_id: uuid.UUID) -> Receipt:
@@ -153,6 +207,7 @@ async def receipt_for(services: Services, tenant_id: uuid.UUID, sale_id: uuid.UU
         buyer=_buyer(sale.buyer),
         reason=sale.reason,
         reference=_reference(original),
+        tip=sale.tip,
     )
 
 

@@ -13,10 +13,15 @@ Rules, in order:
    due in cash is allowed: all of it is change.
 4. A sale of 0 (fully discounted) needs no money: a single tender of 0 settles it.
 
+A tip (propina, restaurant tabs) is paid on top of the total by the same tenders: the card part may cover
+``total + tip``, the cash due is ``total + tip - cards`` (rounded as above), and the rounding still adjusts
+``to_pay = total + rounding``; the tip never enters ``total`` or ``to_pay`` (nor the taxes: it is not part
+of the sale's taxable base), it only travels in the tenders, so a tip paid in cash is expected in the drawer.
+
 Each :class:`TenderView` (in the order the tenders were given) states what it paid of the sale
 (``amount``), what was handed over (``tendered``) and what went back (``change``). Cash tenders are
 applied in order until the cash due is paid; whatever a cash tender hands over beyond that is its change.
-So ``sum(amount) == to_pay``, ``sum(change) == change`` and ``amount + change == tendered`` per view.
+So ``sum(amount) == to_pay + tip``, ``sum(change) == change`` and ``amount + change == tendered`` per view.
 """
 
 from __future__ import annotations
@@ -45,17 +50,21 @@ CASH_ROUNDING: Final[Mapping[str, Callable[[int], int] | None]] = MappingProxyTy
 @dataclass(frozen=True, slots=True)
 class Settlement:
     total: int  # the sale total (sum of lines)
-    cash_due: int  # what the cash tenders pay of the sale, after rounding
+    cash_due: int  # what the cash tenders pay of the sale (and tip), after rounding
     rounding: int  # Ley 20.956 adjustment of the cash part: to_pay - total (0 outside CLP cash)
-    to_pay: int  # total + rounding = cards + cash_due
+    to_pay: int  # total + rounding; to_pay + tip = cards + cash_due
     tenders: list[TenderView]
     change: int  # cash handed back, >= 0
+    tip: int = 0  # paid on top of to_pay by the tenders: sum(amount) == to_pay + tip
 
 
-def settle(total: int, tenders: Sequence[Tender], currency: str) -> Settlement:
-    """Apply ``tenders`` to a sale of ``total`` minor units in ``currency`` (rules: module docstring)."""
+def settle(total: int, tenders: Sequence[Tender], currency: str, *, tip: int = 0) -> Settlement:
+    """Apply ``tenders`` to a sale of ``total`` minor units in ``currency``, plus ``tip`` on top (rules:
+    module docstring)."""
     if total < 0:
         raise InvalidAmountError(f"a sale total must not be negative, got {total}", total=total)
+    if tip < 0:
+        raise InvalidAmountError(f"a tip must not be negative, got {tip}", tip=tip)
     if currency not in CASH_ROUNDING:
         known = ", ".join(sorted(CASH_ROUNDING))
         raise UnsupportedCurrencyError(
@@ -70,15 +79,17 @@ def settle(total: int, tenders: Sequence[Tender], currency: str) -> Settlement:
             )
 
     card = sum(t.amount for t in tenders if t.kind == "card")
-    if card > total:
+    if card > total + tip:
+        due = total + tip
         raise CardExceedsTotalError(
-            f"card payments ({card}) exceed the sale total ({total}) by {card - total}; cards pay exactly",
+            f"card payments ({card}) exceed the amount due ({due}) by {card - due}; cards pay exactly",
             total=total,
             card=card,
-            excess=card - total,
+            excess=card - due,
+            **({"tip": tip} if tip else {}),
         )
     cash_tenders = [t for t in tenders if t.kind == "cash"]
-    exact_due = total - card
+    exact_due = total + tip - card
     round_cash = CASH_ROUNDING[currency]
     cash_due = round_cash(exact_due) if cash_tenders and round_cash is not None else exact_due
     rounding = cash_due - exact_due
@@ -87,11 +98,12 @@ def settle(total: int, tenders: Sequence[Tender], currency: str) -> Settlement:
     if handed < cash_due:
         missing = cash_due - handed
         raise InsufficientTenderError(
-            f"the tenders do not cover the amount to pay ({to_pay}): {missing} missing",
+            f"the tenders do not cover the amount to pay ({to_pay + tip}): {missing} missing",
             missing=missing,
             to_pay=to_pay,
             cash_due=cash_due,
             cash_tendered=handed,
+            **({"tip": tip} if tip else {}),
         )
 
     views = []
@@ -112,4 +124,5 @@ def settle(total: int, tenders: Sequence[Tender], currency: str) -> Settlement:
         to_pay=to_pay,
         tenders=views,
         change=handed - cash_due,
+        tip=tip,
     )

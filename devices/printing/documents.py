@@ -1,6 +1,7 @@
-"""What the layouts print: receipts (boleta, factura, nota de crédito; Ecuador's factura and nota de crédito)
-and kitchen tickets, as the hub hands them to :mod:`devices.printing.receipt` and
-:mod:`devices.printing.kitchen`. The Z report prints :class:`schema.messages.till.ZReport` as it is.
+"""What the layouts print: receipts (boleta, factura, nota de crédito; Ecuador's factura and nota de crédito),
+kitchen tickets and a restaurant table's precuenta, as the hub hands them to :mod:`devices.printing.receipt`,
+:mod:`devices.printing.kitchen` and :mod:`devices.printing.prebill`. The Z report prints
+:class:`schema.messages.till.ZReport` as it is.
 
 Money is integer minor units of ``currency`` (CLP has none, USD has cents); quantities are thousandths of the
 unit (1000 = 1 unit; 1250 of a kg product = 1,250 kg). A credit note (``kind="return"``) may carry negated
@@ -99,6 +100,7 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     buyer: ReceiptBuyer | None = None
     reason: str = ""  # a credit note's reason
     reference: str = ""  # a credit note's original document, "Boleta electrónica N° 120"
+    tip: int = 0  # propina paid on top (restaurants): not part of the document's total, paid by the tenders
 
     def __post_init__(self) -> None:
         # A Chilean doc type on an Ecuadorian receipt would print a legally wrong title: refuse it early.
@@ -127,3 +129,31 @@ class KitchenTicket(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
     recall: bool = False  # sent again: the kitchen must see it is not a new order
     timezone: str = "America/Santiago"
+
+
+class PrebillLine(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    quantity: int = 1000  # thousandths
+    unit: Unit = "unit"
+    unit_price: int
+    total: int
+    modifiers: list[str] = []  # "jugoso", "palta"
+    note: str = ""
+
+
+class Prebill(msgspec.Struct, frozen=True, kw_only=True):
+    """A table's precuenta: what the tab has to pay, with the suggested tip. Not a tax document."""
+
+    branding: Branding
+    country: Country = "CL"
+    currency: Currency = "CLP"
+    table: str  # "M4"
+    number: int  # the tab's number
+    server: str = ""
+    guests: int = 1
+    created_at: str  # ISO 8601: when it was printed
+    lines: list[PrebillLine]
+    paid: int = 0  # already paid by earlier split payments
+    total: int  # left to pay
+    tip_percent: int = 10
+    suggested_tip: int = 0

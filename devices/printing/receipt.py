@@ -197,6 +197,10 @@ def _totals(paper: Paper, r: Receipt) -> None:
     if r.country == "CL" and r.doc_type == 39 and taxed:
         iva = format_money(sum(abs(tax.tax) for tax in taxed), money)
         paper.text(f"El IVA de esta boleta es {iva}")
+    if r.tip:
+        # The propina is voluntary and outside the document: shown apart, after the tax lines.
+        paper.pair("Propina", format_money(r.tip, money))
+        paper.pair("TOTAL CON PROPINA", format_money(abs(r.to_pay) + r.tip, money), bold=True)
 
 
 def _payment(paper: Paper, r: Receipt) -> None:

@@ -1,10 +1,11 @@
 """The kitchen's commands on the socket: orders from the floor, and each station's screen (the KDS).
 
-``kitchen.order`` (cashiers and up, on a store they may use) is routed here item by item
-(``actors.kitchen_tickets.route_order``) and each station's KitchenActor opens its ticket. The stations'
-actors work independently, so an order is not atomic across stations; it is idempotent instead: the
-client resends it with the same ``order_id`` until it gets an answer, and a station that has its ticket
-already answers with it, so a resend completes a half-delivered order and never cooks anything twice.
+``kitchen.order`` (cashiers and up, on a store they may use) goes to ``actors.kitchen.dispatch_order``,
+which routes it item by item and has each station's KitchenActor open its ticket (a restaurant tab's send
+takes the same path). The stations' actors work independently, so an order is not atomic across stations;
+it is idempotent instead: the client resends it with the same ``order_id`` until it gets an answer, and a
+station that has its ticket already answers with it, so a resend completes a half-delivered order and never
+cooks anything twice.
 
 Station commands (kitchen staff, managers, owners) first check the station: another tenant's is
 ``not_found`` (the lookup runs in the principal's tenant), a station of a store the principal is not bound
@@ -19,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from actors.kitchen import GetState, Opened, OpenTicket, StationCommand, kitchen_ref
-from actors.kitchen_tickets import route_order
+from actors.kitchen import GetState, StationCommand, dispatch_order, kitchen_ref
 from actors.runtime import ActorRef
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
@@ -75,18 +75,13 @@ async def _ask(ref: ActorRef, conn: Connection, message: object) -> Any:
 @command("kitchen.order", KitchenOrder, role=Role.CASHIER)
 async def order(conn: Connection, msg: KitchenOrder, command_id: str | None) -> OrderRouted:
     await _store(conn, msg.store_id)
-    tenant_id = conn.principal.tenant_id
-    routed = await route_order(conn.services.db, tenant_id, msg.store_id, msg.items)
-    opened: list[Opened] = await asyncio.gather(
-        *(
-            _ask(station_ref_for(conn.services, tenant_id, station_id), conn, OpenTicket(msg, tuple(items)))
-            for station_id, items in routed
-        )
-    )
-    return OrderRouted(
-        order_id=msg.order_id,
-        tickets=[o.ticket for o in opened],
-        repeated=not any(o.created for o in opened),
+    services = conn.services
+    return await dispatch_order(
+        services.actors,
+        services.actor_deps,
+        conn.principal.tenant_id,
+        msg,
+        services.settings.ask_timeout_seconds,
     )
 
 

@@ -1,7 +1,8 @@
 """Which principal may follow which stream.
 
 Stream names live inside the principal's tenant (the bus keys them by tenant too):
-``tenant`` (owner dashboard), ``store:<id>``, ``register:<id>``, ``kitchen:<id>``, ``device:<id>``.
+``tenant`` (owner dashboard), ``store:<id>``, ``register:<id>``, ``kitchen:<id>``, ``device:<id>``,
+``floor:<store id>`` (a restaurant store's tabs and plan: cashiers and up, never kitchen users).
 An id of another tenant is simply not found: the lookup runs in the principal's tenant session.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from actors.floor_errors import NotRestaurantError
 from hub.auth.principal import Principal
 from schema.errors import NotFoundError, PermissionDeniedError, ValidationError
 from schema.models import Device, KitchenStation, Register, Store
@@ -18,7 +20,13 @@ from schema.models.identity import Role
 if TYPE_CHECKING:
     from hub.services import Services
 
-_KINDS = {"store": Store, "register": Register, "kitchen": KitchenStation, "device": Device}
+_KINDS = {
+    "store": Store,
+    "register": Register,
+    "kitchen": KitchenStation,
+    "device": Device,
+    "floor": Store,  # floor:<store id>
+}
 
 
 def parse_stream(stream: str) -> tuple[str, uuid.UUID | None]:
@@ -27,8 +35,8 @@ def parse_stream(stream: str) -> tuple[str, uuid.UUID | None]:
     kind, sep, raw_id = stream.partition(":")
     if not sep or kind not in _KINDS:
         raise ValidationError(
-            f"unknown stream {stream!r}: expected tenant, store:<id>, register:<id>, kitchen:<id> "
-            "or device:<id>"
+            f"unknown stream {stream!r}: expected tenant, store:<id>, register:<id>, kitchen:<id>, "
+            "device:<id> or floor:<store id>"
         )
     try:
         return kind, uuid.UUID(raw_id)
@@ -58,7 +66,11 @@ async def authorize_stream(principal: Principal, stream: str, services: Services
                 return
         raise PermissionDeniedError("this device may not follow that stream")
     principal.require_store(store_id)
-    if kind == "register":
+    if kind == "floor":
+        principal.require(Role.CASHIER)
+        if isinstance(row, Store) and row.mode != "restaurant":
+            raise NotRestaurantError("this store is not a restaurant", stream=stream)
+    elif kind == "register":
         principal.require(Role.CASHIER)
     elif kind == "kitchen":
         principal.require(Role.KITCHEN)

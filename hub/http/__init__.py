@@ -12,8 +12,10 @@ from hub.http import (
     devices,
     fiscal,
     fiscal_documents,
+    floor,
     health,
     kitchen,
+    modifiers,
     pages,
     print_jobs,
     products,
@@ -48,6 +50,8 @@ def api_router() -> Router:
             *fiscal_documents.ROUTES,
             *reports.ROUTES,
             *kitchen.ROUTES,
+            *floor.ROUTES,
+            *modifiers.ROUTES,
         ],
     )
 

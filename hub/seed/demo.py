@@ -31,16 +31,19 @@ from hub.admin import create_tenant, create_user
 from hub.db import Database
 from hub.progress import Progress
 from hub.seed.catalog_cl import BRAND_LINES, PACKAGED, WEIGHED
-from hub.seed.menu_ec import MENU, STATIONS
+from hub.seed.menu_ec import FLOOR, MENU, MODIFIERS, STATIONS
 from schema.barcodes import make_ean13
 from schema.ids import uuid7
 from schema.models import (
     Category,
     Device,
+    FloorArea,
+    FloorTable,
     KitchenRoute,
     KitchenStation,
     Product,
     ProductBarcode,
+    ProductModifier,
     Register,
     StockLevel,
     Tenant,
@@ -254,11 +257,14 @@ async def _fill_restaurant(
             for cat in routed
         )
         n = 0
+        dishes: dict[str, uuid.UUID] = {}
         for cat, items in MENU.items():
             for name, net in items:
                 n += 1
+                dishes[name] = uuid7()
                 session.add(
                     Product(
+                        id=dishes[name],
                         tenant_id=tenant_id,
                         sku=f"M{n:03d}",
                         name=name,
@@ -271,6 +277,29 @@ async def _fill_restaurant(
                     )
                 )
                 progress.advance()
+        await session.flush()
+        session.add_all(
+            ProductModifier(
+                tenant_id=tenant_id, product_id=dishes[dish], group_name=group, name=name, price_delta=delta,
+                position=position,
+            )
+            for dish, options in MODIFIERS.items()
+            for position, (group, name, delta) in enumerate(options)
+        )  # fmt: skip
+        # Restaurant mode: the floor plan the waiters open tabs on.
+        for position, (area_name, tables) in enumerate(FLOOR.items()):
+            area = FloorArea(
+                id=uuid7(), tenant_id=tenant_id, store_id=store_id, name=area_name, position=position
+            )
+            session.add(area)
+            await session.flush()
+            session.add_all(
+                FloorTable(
+                    tenant_id=tenant_id, store_id=store_id, area_id=area.id, name=name, seats=seats, x=x, y=y,
+                    shape=shape, active=True,
+                )
+                for name, seats, x, y, shape in tables
+            )  # fmt: skip
         session.add(
             Device(
                 tenant_id=tenant_id,

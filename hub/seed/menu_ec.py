@@ -46,3 +46,36 @@ STATIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("CAL", "Cocina caliente", ("Entradas", "Sopas", "Platos fuertes")),
     ("FRI", "Fríos y bar", ("Bebidas", "Postres")),
 ]
+
+# The floor plan: area -> [(table, seats, x %, y %, shape)].
+FLOOR: dict[str, list[tuple[str, int, int, int, str]]] = {
+    "Salón": [
+        ("M1", 4, 15, 30, "square"),
+        ("M2", 4, 38, 30, "square"),
+        ("M3", 4, 62, 30, "square"),
+        ("M4", 6, 85, 30, "round"),
+        ("M5", 2, 15, 70, "round"),
+        ("M6", 2, 38, 70, "round"),
+        ("M7", 4, 62, 70, "square"),
+        ("M8", 8, 85, 70, "square"),
+    ],
+    "Terraza": [
+        ("T1", 2, 20, 50, "round"),
+        ("T2", 2, 40, 50, "round"),
+        ("T3", 4, 60, 50, "square"),
+        ("T4", 4, 80, 50, "square"),
+    ],
+}
+
+# Modifiers: dish -> [(group, name, price delta in USD cents, IVA included)].
+MODIFIERS: dict[str, list[tuple[str, str, int]]] = {
+    "Churrasco": [
+        ("Punto", "jugoso", 0),
+        ("Punto", "a punto", 0),
+        ("Punto", "bien cocido", 0),
+        ("Agregado", "palta", 80),
+        ("Agregado", "huevo extra", 60),
+    ],
+    "Encebollado": [("Agregado", "chifles", 50), ("Agregado", "palta", 80), ("Sin", "sin cebolla", 0)],
+    "Seco de chivo": [("Acompañante", "arroz", 0), ("Acompañante", "maduro frito", 0)],
+}

@@ -235,6 +235,8 @@ class SaleReceipt(Message, frozen=True, kw_only=True):
     original_sale_id: uuid.UUID | None = None
     reason: str = ""
     approved_by: uuid.UUID | None = None
+    tip: int = 0  # propina paid on top (restaurant tabs): in the tenders, not in total, to_pay or taxes
+    tab_id: uuid.UUID | None = None  # the restaurant tab this sale paid (some or all of)
 
 
 class ReturnableLine(Message, frozen=True, kw_only=True):

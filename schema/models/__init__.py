@@ -7,6 +7,14 @@ from schema.models.fiscal import CafFile, FiscalCertificate, FiscalEnvelope, Fis
 from schema.models.identity import ApiToken, AuthSession, Role, User
 from schema.models.kitchen import KitchenItem, KitchenRoute, KitchenSettings, KitchenTicket
 from schema.models.outbox import OutboxEvent
+from schema.models.restaurant import (
+    FloorArea,
+    FloorSettings,
+    FloorTable,
+    ProductModifier,
+    Tab,
+    TabItem,
+)
 from schema.models.sales import (
     CashMovement,
     CashSession,
@@ -32,6 +40,12 @@ TENANT_TABLES: dict[str, str] = {"tenants": "id"} | {
         KitchenSettings,
         KitchenTicket,
         KitchenItem,
+        FloorSettings,
+        FloorArea,
+        FloorTable,
+        ProductModifier,
+        Tab,
+        TabItem,
         User,
         AuthSession,
         ApiToken,
@@ -73,6 +87,9 @@ __all__ = [
     "FiscalDocument",
     "FiscalEnvelope",
     "FiscalSetup",
+    "FloorArea",
+    "FloorSettings",
+    "FloorTable",
     "FolioRange",
     "KitchenItem",
     "KitchenRoute",
@@ -83,6 +100,7 @@ __all__ = [
     "PrintJob",
     "Product",
     "ProductBarcode",
+    "ProductModifier",
     "Register",
     "Role",
     "Sale",
@@ -91,6 +109,8 @@ __all__ = [
     "StockLevel",
     "StockMovement",
     "Store",
+    "Tab",
+    "TabItem",
     "Tenant",
     "TenantScoped",
     "User",

@@ -100,6 +100,9 @@ class Sale(TenantScoped, Base):
         Index("ix_sales_original", "tenant_id", "original_sale_id"),  # a sale's credit notes
         # The till's command id: a checkout resent after a lost reply finds the sale it already made.
         UniqueConstraint("tenant_id", "register_id", "command_id"),
+        ForeignKeyConstraint(["tenant_id", "tab_id"], ["tabs.tenant_id", "tabs.id"]),
+        CheckConstraint("tip >= 0", name="tip"),
+        Index("ix_sales_tab", "tenant_id", "tab_id"),  # the sales that paid a restaurant tab
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -123,6 +126,10 @@ class Sale(TenantScoped, Base):
     cost: Mapped[int] = mapped_column(default=0)  # cost of goods at PPP
     taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Restaurant mode: the propina paid on top (in the tenders, never in total, to_pay, the taxes or the tax
+    # document) and the tab this sale paid.
+    tip: Mapped[int] = mapped_column(default=0)
+    tab_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 class SaleLine(TenantScoped, Base):

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from actors.floor_views import read_floor
 from fiscal.certificates import rut_of
 from fiscal.cl.setup import active_signer, caf_for_folio, folio_status, get_setup, list_cafs
 from fiscal.keys import MISSING_SECRET, MissingSecretKeyError, at_rest_key
 from hub.auth.passwords import default_passwords
 from hub.db import Database
 from hub.seed.demo import DEMO_MANAGER_PIN, seed_demo
-from schema.models import FolioRange, User
+from schema.models import FolioRange, Product, Store, User
 
 README_TEXT = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 SECRET = "seed-test-secret-key-" + "z" * 32
@@ -80,3 +81,20 @@ async def test_without_a_secret_key_the_seed_writes_nothing(
     tenant_id = await sqlite_db.tenant_id_by_slug("donarosa")
     assert tenant_id is not None
     await active_signer(sqlite_db, tenant_id, at_rest_key(SECRET))
+
+
+async def test_the_restaurant_has_its_floor_and_modifiers(sqlite_db: Database) -> None:
+    await seed_demo(sqlite_db, secret_key=SECRET)
+    tenant_id = await sqlite_db.tenant_id_by_slug("guayaquilena")
+    assert tenant_id is not None
+    async with sqlite_db.tenant(tenant_id) as session:
+        store = (await session.execute(select(Store))).scalar_one()
+        floor = await read_floor(session, store.id)
+        query = select(Product.id).where(Product.name == "Churrasco")
+        churrasco = (await session.execute(query)).scalar_one()
+    assert store.mode == "restaurant" and floor.tip_percent == 10
+    assert [(a.name, len(a.tables)) for a in floor.areas] == [("Salón", 8), ("Terraza", 4)]
+    assert all(t.tab is None for a in floor.areas for t in a.tables)
+    options = {(m.group, m.name, m.price_delta) for m in floor.modifiers if m.product_id == churrasco}
+    assert {("Punto", "jugoso", 0), ("Punto", "a punto", 0), ("Punto", "bien cocido", 0)} <= options
+    assert ("Agregado", "palta", 80) in options  # USD cents

@@ -31,6 +31,9 @@ from schema.models import (
     FiscalDocument,
     FiscalEnvelope,
     FiscalSetup,
+    FloorArea,
+    FloorSettings,
+    FloorTable,
     FolioRange,
     KitchenItem,
     KitchenRoute,
@@ -41,6 +44,7 @@ from schema.models import (
     PrintJob,
     Product,
     ProductBarcode,
+    ProductModifier,
     Register,
     Role,
     Sale,
@@ -49,6 +53,8 @@ from schema.models import (
     StockLevel,
     StockMovement,
     Store,
+    Tab,
+    TabItem,
     Tenant,
     User,
     Warehouse,
@@ -151,8 +157,8 @@ def ean13(prefix: str) -> str:
 
 async def make_tenant(db: Database, slug: str | None = None, country: str = "CL") -> TenantFixture:
     """Create a tenant with a warehouse, store, register, kitchen station, category, product with a barcode
-    and a stock level, a user of each role, an API token, a browser session, a device, an outbox row and a
-    served kitchen ticket."""
+    and a stock level, a user of each role, an API token, a browser session, a device, an outbox row, a
+    served kitchen ticket and a floor plan with a paid tab."""
     if country not in _COUNTRY:
         raise ValueError(f"country must be one of {sorted(_COUNTRY)}")
     conf = _COUNTRY[country]
@@ -236,6 +242,7 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
     )  # fmt: skip
     folios = FolioRange(id=new_id(), doc_type=39, first_folio=1, last_folio=100, next_folio=2)
     counter = Counter(name="sale", value=1)
+    tab_counter = Counter(name="tab", value=1)  # the tab below is number 1
     # Its fiscal setup (placeholder secrets: these rows are about isolation, not cryptography).
     setup = FiscalSetup(
         rut=tax_id if country == "CL" else "76354771-K", sender_rut="13185095-6",
@@ -271,6 +278,20 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
         ticket_id=ticket.id, line_no=1, product_id=product.id, name=product.name, quantity=1000,
         modifiers=["sin sal"], state="served",
     )  # fmt: skip
+    # Restaurant mode: a floor with one table, a modifier, and a tab paid by the sale (closed, so a store's
+    # FloorActor has nothing open to deliver).
+    floor_settings = FloorSettings(store_id=store.id, rev=2)
+    area = FloorArea(id=new_id(), store_id=store.id, name="Salón", position=0)
+    table = FloorTable(id=new_id(), store_id=store.id, area_id=area.id, name="M1", seats=4, x=10, y=20)
+    modifier = ProductModifier(id=new_id(), product_id=product.id, group_name="Punto", name="tostado")
+    tab = Tab(
+        id=new_id(), store_id=store.id, table_id=table.id, number=1, status="closed", guests=2,
+        opened_by=users[Role.CASHIER].id, closed_at=now, rev=2,
+    )  # fmt: skip
+    tab_item = TabItem(
+        tab_id=tab.id, n=1, product_id=product.id, name=product.name, unit_price=conf.price, quantity=1000,
+        modifiers=[{"group": "Punto", "name": "tostado", "price_delta": 0}], sent_at=now, sale_id=sale.id,
+    )  # fmt: skip
     # Final, so the hub's fiscal sweep leaves these placeholder rows alone.
     document = FiscalDocument(
         id=new_id(), sale_id=sale.id, doc_type=39, folio=1, envelope_id=envelope.id, status="accepted",
@@ -283,11 +304,11 @@ async def make_tenant(db: Database, slug: str | None = None, country: str = "CL"
                 country=country, tax_id=tax_id, currency=conf.currency, timezone=conf.timezone)],
         [warehouse, category],
         [store, product],
-        [register, station, barcode, stock, *users.values()],
+        [register, station, barcode, stock, *users.values(), floor_settings, area, modifier, tab_counter],
         [api_token, auth_session, device, outbox, cash_session, folios, counter, setup, certificate,
-         route, kitchen_settings, ticket],
-        [cash_movement, sale, movement, caf, envelope, print_job, ticket_item],
-        [sale_line, sale_tender, document],
+         route, kitchen_settings, ticket, table],
+        [cash_movement, sale, movement, caf, envelope, print_job, ticket_item, tab],
+        [sale_line, sale_tender, document, tab_item],
     ]  # fmt: skip
     async with db.tenant(tenant_id) as session:
         for layer in layers:

@@ -146,3 +146,37 @@ def test_bad_inputs() -> None:
         settle(-1, [cash(100)], "CLP")
     with pytest.raises(InvalidTenderError):
         settle(100, [cash(-100)], "CLP")
+
+
+# -- tips (propina): paid on top by the tenders, never in total or to_pay -----------------------------------
+
+
+def test_a_tip_paid_in_cash_is_applied_to_the_cash_tender() -> None:
+    s = settle(10_000, [cash(20_000)], "CLP", tip=1_000)
+    assert (s.total, s.to_pay, s.tip, s.cash_due, s.change) == (10_000, 10_000, 1_000, 11_000, 9_000)
+    assert s.tenders == [TenderView(kind="cash", amount=11_000, tendered=20_000, change=9_000)]
+    assert sum(t.amount for t in s.tenders) == s.to_pay + s.tip
+
+
+def test_a_tip_paid_by_card_lets_the_card_exceed_the_total_by_the_tip_only() -> None:
+    s = settle(10_000, [card(11_000)], "CLP", tip=1_000)
+    assert (s.to_pay, s.tip, s.cash_due, s.change) == (10_000, 1_000, 0, 0)
+    with pytest.raises(CardExceedsTotalError) as info:
+        settle(10_000, [card(11_001)], "CLP", tip=1_000)
+    assert info.value.details == {"total": 10_000, "card": 11_001, "excess": 1, "tip": 1_000}
+
+
+def test_cash_rounding_applies_to_the_cash_part_with_the_tip() -> None:
+    # 1,234 + tip 123 = 1,357 in cash: rounded to 1,360; the rounding stays in to_pay, the tip stays apart.
+    s = settle(1_234, [cash(2_000)], "CLP", tip=123)
+    assert (s.cash_due, s.rounding, s.to_pay, s.tip, s.change) == (1_360, 3, 1_237, 123, 640)
+    assert sum(t.amount for t in s.tenders) == s.to_pay + s.tip
+
+
+def test_tenders_must_cover_the_tip() -> None:
+    with pytest.raises(InsufficientTenderError) as info:
+        settle(10_000, [cash(10_000)], "CLP", tip=1_000)
+    assert info.value.details["missing"] == 1_000
+    assert info.value.details["tip"] == 1_000
+    with pytest.raises(InvalidAmountError):
+        settle(10_000, [cash(20_000)], "CLP", tip=-1)

@@ -197,6 +197,20 @@ def test_no_rounding_line_when_there_is_none(ted: bytes) -> None:
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
+def test_a_tip_is_printed_apart_from_the_document_total(ted: bytes, columns: int) -> None:
+    # 5,454 + propina 545 = 5,999 in cash: rounded to 5,990 (Ley 20.956, -9 on the sale's to_pay).
+    tip = boleta(ted, tip=545, rounding=-9, to_pay=5445,
+                 tenders=[ReceiptTender(kind="cash", amount=5990, tendered=6000)], change=10)  # fmt: skip
+    printed = read(receipt_bytes(tip, columns=columns))
+    assert printed.amount("TOTAL") == "$5.454"  # the document's total: the tip is not in it
+    assert printed.amount("Propina") == "$545"
+    assert printed.amount("TOTAL CON PROPINA") == "$5.990"
+    assert printed.amount("Efectivo") == "$6.000" and printed.amount("Vuelto") == "$10"
+    assert "El IVA de esta boleta es $870" in printed.text
+    assert "Propina" not in read(receipt_bytes(boleta(ted), columns=columns)).text
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
 def test_ted_pdf417_reads_back_to_the_exact_bytes(ted: bytes, columns: int) -> None:
     printed = read(receipt_bytes(boleta(ted), columns=columns))
     [image] = printed.images
