@@ -55,6 +55,9 @@
         row.append(cell);
         body.append(row);
       }
+      // The floor plan and tables (restaurant mode): owners and managers of a tenant with a restaurant.
+      const manager = me.role === "owner" || me.role === "manager";
+      document.getElementById("nav-floor").hidden = !(manager && stores.some((s) => s.mode === "restaurant"));
     } catch (err) {
       if (err.status === 401) return toLogin();
       body.replaceChildren();

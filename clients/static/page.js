@@ -55,10 +55,23 @@ export async function startPage({ i18n, title, sessionFailed, retry }) {
 
 /** The back office's header: the tenant's country, who is signed in and their role. */
 export function showUser(messages, me) {
+  showFloorLink(me);
   const t = messages.t.bind(messages);
   $("tenant-country").textContent = messages.has("countries." + me.tenant.country)
     ? t("countries." + me.tenant.country)
     : me.tenant.country;
   $("user-name").textContent = me.user ? me.user.display_name : "";
   $("user-role").textContent = messages.has("roles." + me.role) ? t("roles." + me.role) : me.role;
+}
+
+/** "Salón y mesas" in the back office's nav: for owners and managers of a tenant with a restaurant store. */
+async function showFloorLink(me) {
+  const link = $("nav-floor");
+  if (!link || !["owner", "manager"].includes(me.role)) return;
+  try {
+    const stores = await window.storehub.api("/api/v1/stores");
+    link.hidden = !stores.some((store) => store.mode === "restaurant");
+  } catch (err) {
+    // the link stays hidden; the page itself says what it can
+  }
 }

@@ -43,6 +43,10 @@ export function createCatalog(app) {
   /** A tap on a product: weighables go to the scale panel, the rest straight into the cart. */
   function pick(product) {
     if (searching) clearSearch();
+    if (app.restaurant) {
+      app.restaurant.pick(product); // onto the table's tab
+      return;
+    }
     if (product.unit === "kg") {
       app.weigh.open(product);
       return;
@@ -146,19 +150,21 @@ export function createCatalog(app) {
   }
 
   function scanned(code) {
-    app
-      .registerCommand("cart.add", { code }, { quiet: true, retry: () => scanned(code) })
-      .then((view) => app.cartView.apply(view, false))
-      .catch((err) => {
-        if (err.code === "no_cash_session") return; // the cash-open screen is up
-        // Typed words and Enter: the cashier meant to search, not to scan.
-        if (err.code === "not_found" && /[^0-9]/.test(code)) {
-          search.value = code;
-          runSearch(code);
-          return;
-        }
-        app.toast(app.errorText(err));
-      });
+    const adding = app.restaurant
+      ? app.restaurant.scan(code)
+      : app
+          .registerCommand("cart.add", { code }, { quiet: true, retry: () => scanned(code) })
+          .then((view) => app.cartView.apply(view, false));
+    adding.catch((err) => {
+      if (err.code === "no_cash_session") return; // the cash-open screen is up
+      // Typed words and Enter: the cashier meant to search, not to scan.
+      if (err.code === "not_found" && /[^0-9]/.test(code)) {
+        search.value = code;
+        runSearch(code);
+        return;
+      }
+      app.toast(app.errorText(err));
+    });
   }
 
   search.addEventListener("keydown", (event) => {

@@ -16,7 +16,7 @@ const MANAGER_ROLES = ["manager", "owner"];
 const NO_DECIMALS = { decimals: 0, point: "," }; // the keypads here type whole numbers: "00", never a point
 
 /** Digits typed on a keypad (or a keyboard), shown in a field's <strong> or kept in an input's value. */
-class Digits {
+export class Digits {
   constructor(max, show) {
     this.max = max;
     this.show = show;

@@ -11,6 +11,7 @@ import { createCash } from "/till/cash.js";
 import { createCatalog } from "/till/catalog.js";
 import { createPay } from "/till/pay.js";
 import { createPrinter } from "/till/printer.js";
+import { createRestaurant } from "/till/restaurant.js";
 import { createReturns } from "/till/returns.js";
 import { $, Overlays, Toasts, h } from "/till/ui.js";
 import { createWeigh } from "/till/weigh.js";
@@ -84,7 +85,23 @@ function pick(messages, me, registers) {
   $("picker").hidden = false;
 }
 
-function start(messages, me, register) {
+/** The register's store: a restaurant's till shows the floor and its tabs instead of the retail cart. */
+async function storeOf(register) {
+  try {
+    return await window.storehub.api("/api/v1/stores/" + encodeURIComponent(register.store_id));
+  } catch (err) {
+    if (err.status === 401) location.assign("/login/");
+    return null;
+  }
+}
+
+async function start(messages, me, register) {
+  const store = await storeOf(register);
+  if (!store) {
+    bootFailed(messages);
+    $("boot").hidden = false;
+    return;
+  }
   localStorage.setItem(REGISTER_KEY, register.id);
   const url = new URL(location.href);
   url.searchParams.set("register", register.id);
@@ -148,6 +165,7 @@ function start(messages, me, register) {
   app.cash = createCash(app);
   app.returns = createReturns(app); // after the cash menu: its "Devoluciones" entry opens the returns sheet
   app.printer = createPrinter(app);
+  if (store.mode === "restaurant") app.restaurant = createRestaurant(app, store);
 
   bindConnectionBadge(live, $("conn"), {
     connecting: t("conn.connecting"),
@@ -168,7 +186,7 @@ function start(messages, me, register) {
       else app.printer.onEvent(name, payload);
     },
     onReset: () => {
-      app.refreshCart();
+      if (!app.restaurant) app.refreshCart(); // a restaurant asks for the cash session when a tab is paid
       app.printer.load();
     },
   });

@@ -353,7 +353,8 @@ async def test_the_till_rides_out_a_dropped_connection(demo: Demo, browser: Any,
 
 
 async def test_prices_follow_the_tenant_currency(demo: Demo, browser: Any) -> None:
-    """The Ecuadorian restaurant sells in dollars and cents: ``$12.34``."""
+    """The Ecuadorian restaurant sells in dollars and cents: ``$12.34`` (its till shows the floor plan: a
+    table's tab has the product grid)."""
     context, page = await new_page(browser)
     await page.goto(demo.base + "/login/?tenant=guayaquilena")
     await page.fill("#username", "mesero")
@@ -361,6 +362,8 @@ async def test_prices_follow_the_tenant_currency(demo: Demo, browser: Any) -> No
     await page.click("#login-submit")
     await page.wait_for_url(re.compile(r"/till/"))
     await page.click(".register-choice >> nth=0")
+    await page.click("#plan .table[data-state='free'] >> nth=0")
+    await page.click("#tab-open-confirm")
     first = page.locator("#grid .product").first
     await expect(first).to_be_visible()
     tenant_id = await demo.services.db.tenant_id_by_slug("guayaquilena")
@@ -370,7 +373,7 @@ async def test_prices_follow_the_tenant_currency(demo: Demo, browser: Any) -> No
         )
     assert product is not None
     await expect(first.locator(".price")).to_have_text(f"${product.price // 100:,}.{product.price % 100:02d}")
-    await expect(page.locator("#cart-total")).to_have_text("$0.00")
+    await expect(page.locator("#tab-total")).to_have_text("$0.00")
     await shot(page, "30-dollars")
     assert page.errors == []
     await context.close()

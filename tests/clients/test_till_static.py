@@ -24,6 +24,11 @@ LOADING = "Cargando…"  # the one text a page may carry before its messages loa
 HUB_CODES = "not_found insufficient_tender no_cash_session scale_unstable scale_stale forbidden invalid"
 LOOKUP_CODES = "not_found not_found_id not_returnable invalid forbidden"
 RETURN_CODES = "over_return not_returnable not_found forbidden rate_limited no_cash_session invalid"
+# Restaurant mode: the hub's refusals of floor and tab commands, a tab item's states, a void's refusals.
+TAB_CODES = "not_restaurant table_busy tab_closed already_sent already_paid tab_changed unpaid_items"
+TAB_CODES += " no_station"
+TAB_STATES = "new held sent voided paid"
+VOID_CODES = "forbidden rate_limited already_paid tab_closed invalid"
 DYNAMIC_KEYS = [
     *(f"errors.{code}" for code in [*HUB_CODES.split(), "timeout", "offline"]),
     *(f"weigh.{state}" for state in ("waiting", "stable", "unstable", "stale")),
@@ -34,6 +39,10 @@ DYNAMIC_KEYS = [
     # The returns sheet has its own Spanish text for every refusal of sale.lookup and sale.return.
     *(f"returns.errors.lookup_{code}" for code in LOOKUP_CODES.split()),
     *(f"returns.errors.{code}" for code in RETURN_CODES.split()),
+    *(f"errors.{code}" for code in TAB_CODES.split()),
+    *(f"tab.state.{state}" for state in TAB_STATES.split()),
+    *(f"void.errors.{code}" for code in VOID_CODES.split()),
+    "receipt.folio_pending",
 ]
 
 
