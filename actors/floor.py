@@ -43,6 +43,7 @@ from actors.floor_views import read_floor
 from actors.kitchen import dispatch_order
 from actors.runtime import Actor, ActorRef, ActorSystem, Props
 from hub.auth.principal import Principal
+from hub.db import Database
 from schema.errors import NotFoundError, StorehubError, ValidationError
 from schema.messages.kitchen import KitchenOrder
 from schema.messages.restaurant import (
@@ -66,7 +67,7 @@ from schema.messages.restaurant import (
     floor_stream,
 )
 from schema.messages.till import SaleReceipt
-from schema.models import Register, Store, Tenant
+from schema.models import Device, Register, Store, Tenant
 
 log = logging.getLogger("actors.floor")
 
@@ -196,6 +197,8 @@ class FloorActor(Actor):
             case PrintPrebill(tab_id=tab_id, register_id=register_id):
                 await self._register(register_id)
                 await current_tab(db, tenant_id, store_id, tab_id)  # of this store, or not found
+                if not await _has_printer(db, tenant_id, register_id):
+                    return PrebillQueued(queued=False)
                 self.deps.printable(tenant_id, register_id, "prebill", tab_id)
                 return PrebillQueued()
         raise ValidationError(f"FloorActor cannot handle {type(command.payload).__name__}")
@@ -268,3 +271,14 @@ class FloorActor(Actor):
         self.deps.documents_made(tenant_id)
         self.deps.printable(tenant_id, pay.register_id, "receipt", receipt.sale_id)
         return receipt
+
+
+async def _has_printer(db: Database, tenant_id: uuid.UUID, register_id: uuid.UUID) -> bool:
+    """Whether a printer (not revoked) is bound to the register: a precuenta needs one."""
+    async with db.tenant(tenant_id) as session:
+        found = await session.execute(
+            select(Device.id)
+            .where(Device.register_id == register_id, Device.kind == "printer", Device.revoked_at.is_(None))
+            .limit(1)
+        )
+        return found.first() is not None

@@ -268,7 +268,7 @@ async def read_floor(session: AsyncSession, store_id: uuid.UUID) -> FloorState:
         (
             await session.execute(
                 select(FloorArea)
-                .where(FloorArea.store_id == store_id)
+                .where(FloorArea.store_id == store_id, FloorArea.active)
                 .order_by(FloorArea.position, FloorArea.name, FloorArea.id)
             )
         ).scalars()

@@ -224,8 +224,9 @@ export function createTab(app, r) {
   $("tab-prebill").addEventListener("click", async () => {
     if (!view) return;
     try {
-      await r.command("tab.prebill", { tab_id: view.tab_id, register_id: app.register.id });
-      app.toast(t(app.printer.present ? "tab.prebill_sent" : "tab.prebill_no_printer"), app.printer.present ? "ok" : "error");
+      const answer = await r.command("tab.prebill", { tab_id: view.tab_id, register_id: app.register.id });
+      const queued = answer && answer.queued !== false; // the hub says whether the register has a printer
+      app.toast(t(queued ? "tab.prebill_sent" : "tab.prebill_no_printer"), queued ? "ok" : "error");
     } catch (err) {
       // the toast said why
     }

@@ -146,7 +146,7 @@ async def plan(session: AsyncSession, store_id: uuid.UUID) -> FloorPlanOut:
     areas = (
         await session.execute(
             select(FloorArea)
-            .where(FloorArea.store_id == store_id)
+            .where(FloorArea.store_id == store_id, FloorArea.active)
             .order_by(FloorArea.position, FloorArea.name, FloorArea.id)
         )
     ).scalars()
@@ -172,6 +172,8 @@ async def _in_store(
 async def _area(session: AsyncSession, area_id: uuid.UUID, store_id: uuid.UUID) -> FloorArea:
     area = await _in_store(session, FloorArea, area_id, store_id)
     assert isinstance(area, FloorArea)
+    if not area.active:  # deleted, kept only for the history of its old tables
+        raise NotFoundError("area not found", id=str(area_id))
     return area
 
 
@@ -263,11 +265,15 @@ class FloorController(Controller):
             await restaurant(session, principal, store_id)
             await next_rev(session, store_id)
             area = await _area(session, area_id, store_id)
-            if any(t.area_id == area.id for t in await _tables(session, store_id)):
+            tables = [t for t in await _tables(session, store_id) if t.area_id == area.id]
+            if any(t.active for t in tables):
                 raise ConflictError(
                     "the area still has tables: move or delete them first", area_id=str(area_id)
                 )
-            await session.delete(area)
+            if tables:  # only deactivated ones, whose tabs still name them: the area stays, hidden
+                area.active = False
+            else:
+                await session.delete(area)
             await changed(session, store_id)
 
     @post("/tables", summary="Add a table to an area")

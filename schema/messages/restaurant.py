@@ -19,7 +19,8 @@ tenant's store, table or tab: ``not_found``), and a store in restaurant mode (el
                                                       the source tab ends ``merged``; into itself: ``invalid``
     tab.close    CloseTab        reply TabView        a tab with nothing left to pay (empty, all voided/paid)
     tab.pay      PayTab          reply SaleReceipt    (schema.messages.till, with ``tip`` and ``tab_id``)
-    tab.prebill  PrintPrebill    reply PrebillQueued  the "precuenta" on the register's printer, if it has one
+    tab.prebill  PrintPrebill    reply PrebillQueued  the "precuenta" on the register's printer (``queued``
+                                                      false: the register has none, nothing printed)
 
 Sending: the items go to the kitchen as ``KitchenOrder``s (one per course, ``course`` "Curso N", the table's
 name, the waiter who opened the tab), routed to stations exactly as ``kitchen.order`` is. The items are
@@ -297,3 +298,4 @@ class FloorState(Message, frozen=True, kw_only=True):
 
 class PrebillQueued(Message, frozen=True, kw_only=True):
     ok: bool = True
+    queued: bool = True  # False: the register has no printer, so nothing was printed

@@ -49,7 +49,8 @@ class FloorSettings(TenantScoped, Base):
 
 
 class FloorArea(TenantScoped, Base):
-    """A room of the floor plan ("Salón", "Terraza")."""
+    """A room of the floor plan ("Salón", "Terraza"). An area whose tables all have tab history is
+    deactivated rather than deleted: those tables still name it."""
 
     __tablename__ = "floor_areas"
     __table_args__ = (_store_fk(),)
@@ -58,6 +59,7 @@ class FloorArea(TenantScoped, Base):
     store_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

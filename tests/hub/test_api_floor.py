@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from actors.floor_tabs import open_tab
-from schema.models import FloorTable, OutboxEvent, Product, Role, Store
+from schema.models import FloorArea, FloorTable, OutboxEvent, Product, Role, Store
 from tests.hub.conftest import Hub, HubFactory
 from tests.support.tenants import TenantFixture, add_store
 
@@ -189,3 +189,23 @@ async def _other_product(hub: Hub) -> uuid.UUID:
         session.add(product)
         await session.flush()
         return product.id
+
+
+async def test_an_area_whose_tables_have_history_is_hidden_not_deleted(hub: Hub) -> None:
+    """Salón's only table, M1, has a paid tab: deleting M1 deactivates it, and deleting Salón then hides the
+    area (its old table still names it) instead of refusing for a table the plan no longer shows."""
+    floor = await restaurant(hub, hub.a)
+    manager = await hub.auth(hub.a, Role.MANAGER)
+    plan = (await hub.client.get(floor, headers=manager)).json()
+    salon, m1 = plan["areas"][0]["id"], plan["areas"][0]["tables"][0]["id"]
+    assert (await hub.client.delete(f"{floor}/tables/{m1}", headers=manager)).status_code == 204
+    assert (await hub.client.delete(f"{floor}/areas/{salon}", headers=manager)).status_code == 204
+    assert (await hub.client.get(floor, headers=manager)).json()["areas"] == []
+    into_hidden = await hub.client.post(
+        f"{floor}/tables", json={"area_id": salon, "name": "M9"}, headers=manager
+    )
+    assert into_hidden.status_code == 404
+    async with hub.db.tenant(hub.a.tenant_id) as session:
+        kept = await session.get(FloorArea, (hub.a.tenant_id, uuid.UUID(salon)))
+    assert kept is not None and not kept.active
+    assert (await floor_events(hub, hub.a))[-1]["areas"] == []

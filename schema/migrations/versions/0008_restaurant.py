@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("store_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         _store_fk("floor_areas"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_floor_areas")),
