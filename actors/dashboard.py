@@ -31,12 +31,21 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from actors.dashboard_load import enrich, load_state, sale_facts
-from actors.dashboard_totals import SALE_EVENTS, apply, changes, day_bounds, local_day, snapshot
+from actors.dashboard_totals import (
+    KITCHEN_EVENT,
+    SALE_EVENTS,
+    apply,
+    changes,
+    day_bounds,
+    local_day,
+    snapshot,
+)
 from actors.device import GetDeviceStatus, device_address
 from actors.runtime import Actor, ActorDeadError, ActorRef, ActorSystem, MailboxFull, Props
 from hub.db import Database
 from hub.events.bus import Bus, Listener, StreamEvent, SubscribeResult, Subscription
 from schema.errors import StorehubError, ValidationError
+from schema.ids import utc_iso
 from schema.messages.dashboard import GetDashboard
 from schema.messages.devices import DeviceStatusView
 
@@ -54,6 +63,7 @@ FOLLOWED = SALE_EVENTS | {
     "CashSessionClosed",
     "DeviceStatusChanged",
     "PrintJobChanged",
+    KITCHEN_EVENT,
 }
 MAILBOX = 10_000
 
@@ -200,7 +210,12 @@ class DashboardActor(Actor):
                 # Not flushed first (asks must not raise the event rate): the snapshot may hold changes
                 # still pending, and the event that carries them later has a higher seq, so a client
                 # applies it on top; sections are whole, so applying them again changes nothing.
-                return msgspec.structs.replace(snapshot(self.state), seq=self.position, epoch=self.epoch)
+                return msgspec.structs.replace(
+                    snapshot(self.state),
+                    seq=self.position,
+                    epoch=self.epoch,
+                    server_time=utc_iso(self.service.clock()),
+                )
             case _Flush():
                 self.flush_timer = None
                 await self._flush()

@@ -28,12 +28,14 @@ from actors.dashboard_totals import (
     cash_entry,
     count_product,
     count_sales,
+    count_ticket,
     day_bounds,
     hour_starts,
     local_day,
     low_level,
     new_device,
     new_state,
+    new_station,
 )
 from actors.print_jobs import OPEN_STATES
 from hub.db import Database
@@ -45,6 +47,8 @@ from schema.models import (
     Category,
     Device,
     FiscalDocument,
+    KitchenStation,
+    KitchenTicket,
     PrintJob,
     Product,
     Register,
@@ -59,6 +63,7 @@ from schema.models import (
 # The live state of a device whose DeviceActor runs on this node (None: not running, so not connected).
 DeviceStatus = Callable[[uuid.UUID, uuid.UUID], Awaitable[DeviceStatusView | None]]
 DEVICE_KINDS = ("printer", "scale", "drawer")
+OPEN_TICKETS = ("new", "in_progress", "ready")
 
 _SALE_TAX = {
     "postgresql": "(SELECT COALESCE(SUM((t.value ->> 'tax')::bigint), 0) "
@@ -119,6 +124,7 @@ async def load_state(
         await _stock(session, state)
         await _fiscal(session, state)
         await _cash(session, state, day, tz)
+        await _kitchen(session, state, day, tz)
         devices = await _devices(session, state, day, tz)
     for device_id in devices:  # outside the transaction: asking actors may take a moment
         view = await status(tenant_id, device_id)
@@ -281,6 +287,32 @@ async def _cash(session: AsyncSession, state: dict[str, Any], day: date, tz: tzi
             state["closed"][str(c.id)] = 1
             continue
         state["cash"][str(c.id)] = cash_entry(c.register_id, utc_iso(c.opened_at), c.float_amount)
+
+
+async def _kitchen(session: AsyncSession, state: dict[str, Any], day: date, tz: tzinfo) -> None:
+    """Every station (by name, figures at zero), then each ticket opened today through ``count_ticket``, as
+    its events would have counted it: one row per ticket, a day's worth at most."""
+    stations = await session.execute(select(KitchenStation.id, KitchenStation.name, KitchenStation.store_id))
+    for station_id, name, store_id in stations:
+        state["kitchen"][str(station_id)] = new_station(name, str(store_id))
+    if not state["kitchen"]:
+        return  # a shop without a kitchen
+    start, end = day_bounds(day, tz)
+    rows = await session.execute(
+        select(
+            KitchenTicket.id.label("ticket_id"), KitchenTicket.station_id, KitchenTicket.state,
+            KitchenTicket.rev, KitchenTicket.created_at, KitchenTicket.ready_at, KitchenTicket.served_at,
+        ).where(
+            # By station and state or serving time, so both kitchen_tickets indexes serve it; a ticket
+            # opened today and served is served after midnight (a day's slack for clocks that disagree).
+            KitchenTicket.station_id.in_([uuid.UUID(sid) for sid in state["kitchen"]]),
+            KitchenTicket.state.in_(OPEN_TICKETS) | (KitchenTicket.served_at >= start - timedelta(days=1)),
+            KitchenTicket.created_at >= start,
+            KitchenTicket.created_at < end,
+        )
+    )  # fmt: skip
+    for row in rows:
+        count_ticket(state, row._asdict(), tz)
 
 
 async def _devices(session: AsyncSession, state: dict[str, Any], day: date, tz: tzinfo) -> list[uuid.UUID]:

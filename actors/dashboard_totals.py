@@ -32,6 +32,12 @@ State (keys of the mapping)::
     closed       {session_id: 1}     closed today: a late "opened" event must not bring one back
     devices      {device_id: {kind, name, register_id, connected, online, paper_out, paper_near_end,
                   cover_open, error, detail, jobs: {job_id: open state}, failed: {job_id: 1}}}
+    kitchen, kitchen_tickets   today's kitchen tickets per station, and what each counts there
+                               (``actors.dashboard_kitchen``)
+
+Kitchen tickets (``KitchenTicketTimed``) count on the day they were opened. A ticket's change replaces what
+its earlier state counted, and only if its ``rev`` (the station's change number) is higher than the one
+counted: a redelivered event, or one the rebuild had already read, changes nothing.
 """
 
 from __future__ import annotations
@@ -39,19 +45,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 
+from actors.dashboard_kitchen import new_station, replace_ticket, ticket_record
 from actors.dashboard_view import HOURS, SECTIONS, State, changes, snapshot, totals_view
 from actors.sales.taxes import tax_rate
 from schema.errors import ValidationError
 
 __all__ = [
-    "HOURS", "SECTIONS", "State", "apply", "cash_entry", "changes", "count_product", "count_sales",
-    "low_level", "new_device", "new_state", "snapshot", "start_day", "totals_view",
+    "HOURS", "KITCHEN_EVENT", "SECTIONS", "State", "apply", "cash_entry", "changes", "count_product",
+    "count_sales", "count_ticket", "low_level", "new_device", "new_state", "new_station", "snapshot",
+    "start_day", "totals_view",
 ]  # fmt: skip
 
 
 MAX_REJECTIONS: Final = 10
 HISTORY_DAYS: Final = 7  # hours kept back, for "the same weekday last week"
 SALE_EVENTS: Final = frozenset({"SaleCompleted", "SaleReturned"})
+KITCHEN_EVENT: Final = "KitchenTicketTimed"
 # A document's state only moves forward; a late event (older than what a rebuild read) must not undo it.
 _RANK: Final = {
     "pending": 0,
@@ -63,7 +72,7 @@ _RANK: Final = {
 }
 _OPEN_JOBS: Final = frozenset({"queued", "sent", "held"})
 # What a new day empties (stock, cash sessions, devices and rejections are not about one day).
-_DAY_KEYS: Final = ("sales", "fiscal", "products", "categories", "closed")
+_DAY_KEYS: Final = ("sales", "fiscal", "products", "categories", "closed", "kitchen_tickets")
 _DEVICE: Final = {
     "kind": "printer", "name": "", "register_id": None, "connected": False, "online": False,
     "paper_out": False, "paper_near_end": False, "cover_open": False, "error": False, "detail": "",
@@ -96,7 +105,7 @@ def _empty_totals() -> dict[str, int]:
 
 def new_state(day: date, *, timezone: str = "UTC", currency: str = "CLP") -> dict[str, Any]:
     state: dict[str, Any] = {
-        key: {} for key in (*_DAY_KEYS, "registers", "warehouses", "low_stock", "cash", "devices")
+        key: {} for key in (*_DAY_KEYS, "registers", "warehouses", "low_stock", "cash", "devices", "kitchen")
     }
     state.update(day=day.isoformat(), timezone=timezone, currency=currency, totals=_empty_totals())
     state.update(hours={day.isoformat(): [0] * HOURS}, rejections=[])
@@ -119,6 +128,10 @@ def start_day(state: State, day: date) -> None:
     for device in state["devices"].values():
         device["failed"] = {}
     state["devices"] = state["devices"]
+    kitchen = state["kitchen"]
+    for station_id, station in kitchen.items():
+        kitchen[station_id] = new_station(station["name"], station["store_id"])
+    state["kitchen"] = kitchen
     state["day"] = day.isoformat()
 
 
@@ -187,6 +200,8 @@ def apply(state: State, event: str, payload: Any, tz: tzinfo) -> set[str]:
         changed = _cash(work, event, payload)
     elif event in ("DeviceStatusChanged", "PrintJobChanged"):
         changed = _device(work, event, payload)
+    elif event == KITCHEN_EVENT:
+        changed = count_ticket(work, payload, tz)
     else:
         return set()
     if changed:
@@ -364,3 +379,25 @@ def _device(state: State, event: str, payload: dict[str, Any]) -> set[str]:
             if job_state == "failed":
                 device["failed"][job_id] = 1
     return {"devices"}
+
+
+# -- kitchen tickets -------------------------------------------------------------------------------------
+
+
+def count_ticket(state: State, ticket: dict[str, Any], tz: tzinfo) -> set[str]:
+    """Count one kitchen ticket as it is now (a ``KitchenTicketTimed`` payload, or a row's fields with
+    datetimes), replacing what an earlier state of it counted. Shared by ``apply`` and the rebuild from
+    the database, so both count alike. Returns the sections it changed (none: not today's, or not newer)."""
+    ticket_id, record = ticket_record(ticket)
+    earlier = state["kitchen_tickets"].get(ticket_id)
+    if earlier is not None and record["rev"] <= earlier["rev"]:
+        return set()  # counted already, or older than what is counted
+    day = local_day(_moment(record["opened"]), tz).isoformat()
+    if day < state["day"]:
+        return set()  # opened on an earlier day: not today's figure
+    changed = {"kitchen"}
+    if day > state["day"]:
+        start_day(state, date.fromisoformat(day))
+        changed.update(SECTIONS)
+    replace_ticket(state["kitchen"], state["kitchen_tickets"], ticket_id, record, ticket)
+    return changed

@@ -23,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db import Database, tenant_of
 from hub.events.outbox import emit
 from schema.errors import ConflictError, NotFoundError
+from schema.messages.dashboard import KitchenTicketTimed
 from schema.messages.kitchen import KitchenItemView, KitchenTicketView, OrderItem, StationView
 from schema.models import KitchenItem, KitchenRoute, KitchenSettings, KitchenStation, KitchenTicket, Product
 from schema.models.kitchen import DEFAULT_LATE_AFTER_S, DEFAULT_WARN_AFTER_S
 
 TICKET_EVENT = "KitchenTicketChanged"
 STATION_EVENT = "KitchenStationChanged"
+TIMED_EVENT = "KitchenTicketTimed"  # on ``tenant``: a ticket's state and times, for the owner's dashboard
 
 
 class NoStationError(ConflictError):
@@ -300,6 +302,7 @@ async def insert_ticket(db: Database, tenant_id: uuid.UUID, ticket: KitchenTicke
             for item in ticket.items
         )
         emit(session, stream_of(ticket.station_id), TICKET_EVENT, ticket)
+        emit(session, "tenant", TIMED_EVENT, _timed(ticket, station))
     return ticket
 
 
@@ -330,6 +333,8 @@ async def save_ticket(
                     .values(state=item.state)
                 )
         emit(session, stream_of(after.station_id), TICKET_EVENT, after)
+        station = await session.get(KitchenStation, (tenant_id, after.station_id))
+        emit(session, "tenant", TIMED_EVENT, _timed(after, station))
     return after
 
 
@@ -363,3 +368,18 @@ async def save_thresholds(
 
 def _with_rev(ticket: KitchenTicketView, rev: int) -> KitchenTicketView:
     return msgspec.structs.replace(ticket, rev=rev)
+
+
+def _timed(ticket: KitchenTicketView, station: KitchenStation | None) -> KitchenTicketTimed:
+    """The dashboard's small copy of a ticket change (every owner's screen gets it: no items)."""
+    return KitchenTicketTimed(
+        ticket_id=ticket.ticket_id,
+        station_id=ticket.station_id,
+        station_name=station.name if station is not None else "",
+        store_id=station.store_id if station is not None else None,
+        state=ticket.state,
+        rev=ticket.rev,
+        created_at=ticket.created_at,
+        ready_at=ticket.ready_at,
+        served_at=ticket.served_at,
+    )

@@ -1,5 +1,5 @@
 // The owner's live dashboard: today's sales, per register and hour, margins, stock, tax documents, cash
-// sessions and devices, on a phone or a laptop.
+// sessions, devices and kitchen ticket times (kitchen.js), on a phone or a laptop.
 //
 // * Live: the page follows the `tenant` stream through live.js. On the first subscription (and whenever
 //   the hub cannot replay what we missed) live.js calls onReset: we ask `dashboard.get` for the snapshot.
@@ -14,6 +14,7 @@ import { $, h } from "/static/dom.js";
 import { startPage, toLogin } from "/static/page.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 import { Money, currencyOf, formatQuantity } from "/static/money.js";
+import { createKitchen } from "/dashboard/kitchen.js";
 
 const MANAGERS = new Set(["owner", "manager"]);
 const SVG = "http://www.w3.org/2000/svg";
@@ -23,7 +24,7 @@ const MAX_REPORT_DAYS = 366;
 const SECTIONS = {
   totals: "totals", registers: "registers", hours: "hours", top_products: "products",
   top_categories: "categories", low_stock: "stock", low_stock_count: "stock", fiscal: "fiscal",
-  cash_sessions: "cash", devices: "devices",
+  cash_sessions: "cash", devices: "devices", kitchen: "kitchen",
 };
 
 function svg(tag, attrs, text) {
@@ -59,6 +60,7 @@ function createDashboard(messages, money) {
   let buffered = null; // events that arrive while a snapshot is on its way
   let loading = 0;
   let retryTimer = null;
+  const kitchen = createKitchen(messages);
 
   bindConnectionBadge(live, $("conn"), {
     connecting: t("conn.connecting"), connected: t("conn.connected"),
@@ -239,6 +241,7 @@ function createDashboard(messages, money) {
   const RENDER = {
     totals: renderTotals, registers: renderRegisters, hours: renderHours, products: renderProducts,
     categories: renderCategories, stock: renderStock, fiscal: renderFiscal, cash: renderCash, devices: renderDevices,
+    kitchen: () => kitchen.render(view),
   };
 
   function renderAll() {

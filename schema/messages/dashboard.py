@@ -19,11 +19,17 @@ included; credit notes count negatively (they are stored negated), so every figu
 ``net`` is without tax, ``margin`` = ``net`` - ``cost`` (cost of goods at the weighted-average cost, PPP).
 A product's or category's ``net`` is taken on its day's gross per tax class; the day's ``net`` is the sum
 of what the documents state. Both are exact integers and may differ by rounding (a peso per document).
+
+Kitchen ticket times (``kitchen``, one row per kitchen station, today's tickets by when they were opened):
+every change of a kitchen ticket also writes ``KitchenTicketTimed`` on ``tenant`` (besides the whole ticket
+on ``kitchen:<station_id>``), a few hundred bytes with the ticket's state and times only. Durations are
+whole seconds: preparation is opened -> ready, to serve is opened -> served.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from schema.wire import Message
 
@@ -131,6 +137,41 @@ class DeviceState(Message, frozen=True, kw_only=True):
     failed_today: int = 0
 
 
+class KitchenTicketTimed(Message, frozen=True, kw_only=True):
+    """Event on ``tenant``: a kitchen ticket opened or changed state (written with the change itself).
+
+    ``rev`` is the station's change number of this change: of two events of one ticket the higher ``rev``
+    is the later state, so a redelivered or overtaken event never undoes a newer one.
+    """
+
+    ticket_id: uuid.UUID
+    station_id: uuid.UUID
+    station_name: str = ""
+    store_id: uuid.UUID | None = None
+    state: str = "new"  # new, in_progress, ready, served
+    rev: int = 0
+    created_at: datetime
+    ready_at: datetime | None = None
+    served_at: datetime | None = None
+
+
+class KitchenStationTimes(Message, frozen=True, kw_only=True):
+    """A kitchen station's tickets opened today: what is open now and how long tickets took."""
+
+    station_id: uuid.UUID
+    store_id: uuid.UUID | None = None
+    name: str
+    open: int = 0  # not served yet
+    ready_waiting: int = 0  # of those, ready and waiting to be taken to the table
+    oldest_open_at: str | None = None  # when the oldest open ticket was opened (its age ticks on screen)
+    served: int = 0
+    prep_count: int = 0  # tickets that reached ready: the preparation times are theirs
+    prep_avg_s: int = 0  # opened -> ready, rounded half up
+    prep_max_s: int = 0
+    serve_avg_s: int = 0  # opened -> served, over the served tickets
+    serve_max_s: int = 0
+
+
 class DashboardView(Message, frozen=True, kw_only=True):
     day: str  # YYYY-MM-DD in the tenant's time zone
     timezone: str
@@ -147,6 +188,8 @@ class DashboardView(Message, frozen=True, kw_only=True):
     fiscal: FiscalSummary = FiscalSummary()
     cash_sessions: list[OpenCash] = []
     devices: list[DeviceState] = []
+    kitchen: list[KitchenStationTimes] = []
+    server_time: str = ""  # the hub's clock when it answered, so ages on screen do not depend on the phone's
 
 
 class DashboardChanged(Message, frozen=True, kw_only=True, omit_defaults=True):
@@ -165,3 +208,4 @@ class DashboardChanged(Message, frozen=True, kw_only=True, omit_defaults=True):
     fiscal: FiscalSummary | None = None
     cash_sessions: list[OpenCash] | None = None
     devices: list[DeviceState] | None = None
+    kitchen: list[KitchenStationTimes] | None = None

@@ -319,3 +319,174 @@ def test_any_events_with_repeats_equal_a_recomputation(
     shown = {str(p.product_id): (p.quantity, p.total, p.net, p.cost) for p in view.top_products}
     assert shown == expected["products"]  # five products: all of them are in the top ten
     assert sum(view.fiscal.counts.values()) == expected["documents"]
+
+
+# -- kitchen ticket times ------------------------------------------------------------------------------
+
+STATIONS = [str(uuid.UUID(int=300 + i)) for i in range(2)]
+
+
+def timed(
+    ticket: int,
+    rev: int,
+    state: str,
+    opened: str,
+    *,
+    ready: str | None = None,
+    served: str | None = None,
+    station: int = 0,
+) -> dict[str, Any]:
+    """A KitchenTicketTimed payload as the outbox carries it."""
+    return {"ticket_id": str(uuid.UUID(int=1000 + ticket)), "station_id": STATIONS[station],
+            "station_name": f"Estación {station}", "store_id": str(uuid.UUID(int=9)), "state": state,
+            "rev": rev, "created_at": opened, "ready_at": ready, "served_at": served}  # fmt: skip
+
+
+def test_kitchen_ticket_times_per_station() -> None:
+    state = fresh()
+    events = [
+        timed(1, 1, "new", at(12)),
+        timed(2, 2, "new", at(12, 5)),
+        timed(1, 3, "in_progress", at(12)),
+        timed(1, 4, "ready", at(12), ready=at(12, 10)),  # 10 minutes to prepare
+        timed(1, 5, "served", at(12), ready=at(12, 10), served=at(12, 12)),
+        timed(2, 6, "ready", at(12, 5), ready=at(12, 25)),  # 20 minutes, and waiting at the pass
+        timed(3, 7, "new", at(12, 30)),
+        timed(4, 1, "new", at(12, 1), station=1),
+    ]
+    for event in events:
+        assert apply(state, "KitchenTicketTimed", event, TZ) == {"kitchen"}
+    hot, cold = snapshot(state).kitchen
+    assert (hot.name, hot.open, hot.ready_waiting, hot.served, hot.prep_count) == ("Estación 0", 2, 1, 1, 2)
+    assert (hot.prep_avg_s, hot.prep_max_s, hot.serve_avg_s, hot.serve_max_s) == (900, 1200, 720, 720)
+    assert hot.oldest_open_at == datetime.fromisoformat(at(12, 5)).isoformat(timespec="milliseconds")
+    assert (cold.open, cold.served, cold.prep_avg_s) == (1, 0, 0)
+    # The change carries the kitchen and nothing else.
+    change = changes(state, {"kitchen"})
+    assert change.kitchen is not None and change.totals is None
+
+
+def test_a_kitchen_event_twice_or_late_counts_once() -> None:
+    state = fresh()
+    opened, ready, served = at(13), at(13, 8), at(13, 20)
+    apply(state, "KitchenTicketTimed", timed(1, 1, "new", opened), TZ)
+    apply(state, "KitchenTicketTimed", timed(1, 2, "ready", opened, ready=ready), TZ)
+    served_event = timed(1, 3, "served", opened, ready=ready, served=served)
+    apply(state, "KitchenTicketTimed", served_event, TZ)
+    view = snapshot(state).kitchen
+    assert apply(state, "KitchenTicketTimed", served_event, TZ) == set()  # redelivered
+    assert apply(state, "KitchenTicketTimed", timed(1, 2, "ready", opened, ready=ready), TZ) == set()  # late
+    assert apply(state, "KitchenTicketTimed", timed(1, 1, "new", opened), TZ) == set()
+    assert snapshot(state).kitchen == view
+    [station] = view
+    assert (station.open, station.served, station.prep_avg_s, station.serve_avg_s) == (0, 1, 480, 1200)
+
+
+def test_a_recalled_ticket_gives_up_its_serving_time_and_the_maximum_follows() -> None:
+    state = fresh()
+    quick = [timed(1, 1, "new", at(14)), timed(1, 2, "served", at(14), ready=at(14, 4), served=at(14, 5))]
+    slow = [timed(2, 3, "new", at(14)), timed(2, 4, "served", at(14), ready=at(14, 30), served=at(14, 40))]
+    for event in quick + slow:
+        apply(state, "KitchenTicketTimed", event, TZ)
+    assert snapshot(state).kitchen[0].serve_max_s == 2400
+    apply(state, "KitchenTicketTimed", timed(2, 5, "ready", at(14), ready=at(14, 30)), TZ)  # recalled
+    [station] = snapshot(state).kitchen
+    assert (station.open, station.ready_waiting, station.served) == (1, 1, 1)
+    assert (station.serve_max_s, station.serve_avg_s, station.prep_max_s) == (300, 300, 1800)
+    apply(state, "KitchenTicketTimed", timed(2, 6, "served", at(14), ready=at(14, 30), served=at(14, 50)), TZ)
+    assert snapshot(state).kitchen[0].serve_max_s == 3000
+
+
+def test_kitchen_tickets_of_an_earlier_day_do_not_count_and_a_new_day_starts_empty() -> None:
+    state = fresh()
+    yesterday = DAY - timedelta(days=1)
+    assert apply(state, "KitchenTicketTimed", timed(1, 1, "new", at(23, 50, yesterday)), TZ) == set()
+    apply(state, "KitchenTicketTimed", timed(2, 2, "new", at(22)), TZ)
+    assert snapshot(state).kitchen[0].open == 1
+    tomorrow = timed(3, 3, "new", at(0, 10, DAY + timedelta(days=1)))
+    assert "totals" in apply(state, "KitchenTicketTimed", tomorrow, TZ)  # a new day: every section
+    [station] = snapshot(state).kitchen
+    assert (station.open, station.oldest_open_at is not None) == (1, True)  # today's ticket only
+
+
+# The property: random ticket lives, their events delivered with repeats and in any order.
+
+LIFE = st.tuples(
+    st.integers(0, len(STATIONS) - 1),
+    st.integers(8 * 60, 22 * 60),  # opened at this minute of the day
+    st.lists(st.integers(0, 40 * 60), min_size=0, max_size=5),  # seconds between its changes
+    st.sampled_from([0, 1, 2]),  # once served: not recalled, recalled (ready again), recalled and served
+    st.sampled_from([0, 0, 0, 1]),  # days back
+)
+_STEPS = ["in_progress", "ready", "served"]
+
+
+def lives(specs: list[tuple[int, int, list[int], int, int]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every event of each ticket's life (revs from one counter, like a station's), and each last state."""
+    events, last, rev = [], {}, 0
+    for n, (station, minute, gaps, recall, back) in enumerate(specs):
+        day = DAY - timedelta(days=back)
+        opened = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=TZ).astimezone(UTC)
+        moment, ready, served, state = opened, None, None, "new"
+        steps = [*_STEPS[: len(gaps)], *(["recalled", "served"][:recall] if len(gaps) >= 3 else [])]
+        for step in ["new", *steps]:
+            rev += 1
+            if step != "new":
+                moment += timedelta(seconds=gaps[min(len(gaps) - 1, steps.index(step))] + 1)
+            if step == "ready":
+                ready = moment
+            elif step == "served":
+                served = moment
+            elif step == "recalled":
+                served, step = None, "ready"
+            state = step
+            times = {"ready": ready and ready.isoformat(), "served": served and served.isoformat()}
+            event = timed(n, rev, state, opened.isoformat(), station=station, **times)
+            events.append(event)
+            last[event["ticket_id"]] = event
+    return events, last
+
+
+def kitchen_recompute(last: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Per station from each ticket's last state, the obvious way."""
+    start, end = (d.isoformat() for d in day_bounds(DAY, TZ))
+    out: dict[str, list[Any]] = {}
+    for t in last.values():
+        opened = datetime.fromisoformat(t["created_at"])
+        if not start <= opened.isoformat() < end:
+            continue
+        s = out.setdefault(t["station_id"], [0, 0, 0, [], []])
+        s[0] += t["state"] != "served"
+        s[1] += t["state"] == "ready"
+        s[2] += t["state"] == "served"
+        if t["ready_at"]:
+            s[3].append((datetime.fromisoformat(t["ready_at"]) - opened) // timedelta(seconds=1))
+        if t["state"] == "served":
+            s[4].append((datetime.fromisoformat(t["served_at"]) - opened) // timedelta(seconds=1))
+    return {
+        sid: (o, r, sv, round_half_up(sum(p), len(p)) if p else 0, max(p, default=0),
+              round_half_up(sum(w), len(w)) if w else 0, max(w, default=0))
+        for sid, (o, r, sv, p, w) in out.items()
+    }  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=st.lists(LIFE, max_size=12), data=st.data())
+def test_any_kitchen_events_with_repeats_in_any_order_equal_each_tickets_last_state(
+    specs: list[tuple[int, int, list[int], int, int]], data: st.DataObject
+) -> None:
+    events, last = lives(specs)
+    repeats = data.draw(st.lists(st.sampled_from(events), max_size=10)) if events else []
+    shuffled = data.draw(st.permutations(events + repeats))
+    plain, table = fresh(), CopyingTable(fresh())
+    for event in shuffled:
+        apply(plain, "KitchenTicketTimed", event, TZ)
+        apply(table, "KitchenTicketTimed", event, TZ)
+    view = snapshot(plain).kitchen
+    assert snapshot(table).kitchen == view
+    shown = {
+        str(k.station_id): (k.open, k.ready_waiting, k.served, k.prep_avg_s, k.prep_max_s, k.serve_avg_s,
+                            k.serve_max_s)
+        for k in view
+    }  # fmt: skip
+    assert shown == kitchen_recompute(last)

@@ -1,5 +1,6 @@
 """The owner's live dashboard over real sockets, on SQLite and Postgres: the snapshot, live changes, who may
-see it, tenant isolation, and a random day of sales, credit notes and restarts checked against SQL."""
+see it, tenant isolation, a random day of sales, credit notes and restarts checked against SQL, and the
+kitchen's ticket times following orders and bumps."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,10 @@ from sqlalchemy import func, select, update
 from actors.dashboard import dashboard_address
 from actors.register import register_address
 from actors.sales.taxes import net_of_tax, tax_rate
-from schema.models import FiscalDocument, Product, Register, Sale, SaleLine
+from schema.models import FiscalDocument, KitchenTicket, Product, Register, Sale, SaleLine
 from schema.money import round_half_up
 from tests.hub.gateway.conftest import Client, TenantWorld, World, connect
+from tests.hub.gateway.test_kitchen import item, open_client, order, set_kitchen
 from tests.hub.gateway.test_till import WEIGHED_SKU, ok, open_till, refused, stock_shop
 
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -318,3 +320,69 @@ async def test_totals_equal_a_sql_recomputation_after_a_random_day_of_sales_void
     cold = ok(await owner.call("dashboard.get"))
     assert cold["totals"] == view["totals"] and cold["registers"] == view["registers"]
     assert cold["top_products"] == view["top_products"] and cold["hours"] == view["hours"]
+
+
+# -- kitchen ticket times --------------------------------------------------------------------------------
+
+
+def stations_of(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["station_id"]: s for s in payload.get("kitchen", [])}
+
+
+async def test_kitchen_ticket_times_follow_orders_and_bumps_and_survive_a_restart(world: World) -> None:
+    k = await set_kitchen(world)
+    owner = await open_till(world, "owner")
+    view = ok(await owner.call("dashboard.get"))
+    assert {s["name"] for s in view["kitchen"]} == {"Estación CAL", "Estación FRI", "Estación ANT"}
+    assert all((s["open"], s["served"], s["oldest_open_at"]) == (0, 0, None) for s in view["kitchen"])
+    assert datetime.fromisoformat(view["server_time"]).tzinfo is not None
+    await subscribe_after(owner, view)
+
+    # A waiter's order: a dish for the hot line, a juice for the cold one. Both show as open.
+    cashier, kds = await open_client(world, "cashier"), await open_client(world, "kitchen")
+    routed = ok(await cashier.call("kitchen.order", order(k, [item(k.plato), item(k.plato), item(k.jugo)])))
+    tickets = {t["station_id"]: t for t in routed["tickets"]}
+    # Two stations, two transactions: their events may come in one change or in two.
+    both_open = lambda c: all(stations_of(c).get(s, {}).get("open") == 1 for s in (k.cal, k.fri))  # noqa: E731
+    change = await change_where(owner, both_open)
+    hot, cold = stations_of(change)[k.cal], stations_of(change)[k.fri]
+    assert (hot["open"], hot["ready_waiting"], hot["served"]) == (1, 0, 0)
+    opened = datetime.fromisoformat(tickets[k.fri]["created_at"])
+    assert datetime.fromisoformat(cold["oldest_open_at"]) == opened.replace(
+        microsecond=opened.microsecond // 1000 * 1000
+    )
+    assert "totals" not in change  # a kitchen change carries the kitchen only
+
+    # The hot line bumps its ticket to ready (waiting at the pass), then served.
+    cmd = {"station_id": k.cal, "ticket_id": tickets[k.cal]["ticket_id"]}
+    for _ in range(2):
+        ok(await kds.call("kitchen.bump", cmd))
+    change = await change_where(owner, lambda c: stations_of(c).get(k.cal, {}).get("ready_waiting") == 1)
+    assert stations_of(change)[k.cal]["prep_count"] == 1
+    ok(await kds.call("kitchen.bump", cmd))
+    change = await change_where(owner, lambda c: stations_of(c).get(k.cal, {}).get("served") == 1)
+    hot = stations_of(change)[k.cal]
+    async with world.db.tenant(world.a.tenant_id) as session:
+        row = await session.get(KitchenTicket, (world.a.tenant_id, uuid.UUID(cmd["ticket_id"])))
+        assert row is not None and row.ready_at is not None and row.served_at is not None
+        aware = [
+            m if m.tzinfo else m.replace(tzinfo=UTC) for m in (row.created_at, row.ready_at, row.served_at)
+        ]
+    prep, serve = (int((end - aware[0]).total_seconds()) for end in aware[1:])
+    assert (hot["open"], hot["ready_waiting"], hot["served"], hot["oldest_open_at"]) == (0, 0, 1, None)
+    assert (hot["prep_avg_s"], hot["prep_max_s"], hot["serve_avg_s"], hot["serve_max_s"]) == (
+        prep,
+        prep,
+        serve,
+        serve,
+    )
+
+    # Recalled: open again, no longer served. A restart rebuilds the same figures from the database.
+    ok(await kds.call("kitchen.recall", {"station_id": k.cal}))
+    change = await change_where(owner, lambda c: stations_of(c).get(k.cal, {}).get("served") == 0)
+    assert stations_of(change)[k.cal]["open"] == 1
+    live = ok(await owner.call("dashboard.get"))["kitchen"]
+    await world.services.actors.stop_actor(dashboard_address(world.a.tenant_id))
+    assert ok(await owner.call("dashboard.get"))["kitchen"] == live
+    # Tenant B's station never shows on A's board.
+    assert k.b_station not in {s["station_id"] for s in live}
