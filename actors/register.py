@@ -60,7 +60,10 @@ from schema.models import Register, Store, Tenant
 from schema.models.identity import Role
 
 SCALE_MAX_AGE_SECONDS = 2.0
-REMEMBERED_ANSWERS = 500
+# A till resends only the commands whose replies it lost, and those are the register's latest: the answers
+# remembered per register need not go far back. Each is a whole cart, and 500 a register (100,000 carts
+# on a 200-till hub) made every full garbage collection walk them.
+REMEMBERED_ANSWERS = 64
 
 
 class ScaleStaleError(ValidationError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -128,8 +129,11 @@ async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[s
 
 
 def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # STOREHUB_BENCH_SERVER_LOG=path keeps the servers' stderr (probes, warnings) instead of dropping it.
+    log_path = os.environ.get("STOREHUB_BENCH_SERVER_LOG")
+    stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
     )
 
 
@@ -271,6 +275,9 @@ async def main() -> None:
         processes.append(echo)
         await wait_http(f"http://127.0.0.1:{echo_port}/nothing", echo)
 
+        # The load generator is the instrument: its own full collections would show up as the servers' tail.
+        gc.collect()
+        gc.freeze()
         baseline = Figures()
         until = time.monotonic() + min(args.seconds, 20)
         await asyncio.gather(*(echo_client(f"ws://127.0.0.1:{echo_port}/ws", until, rng, baseline)

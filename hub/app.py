@@ -21,6 +21,7 @@ import hub.gateway.kitchen  # registers the kitchen's commands (orders, the KDS)
 import hub.gateway.restaurant  # registers restaurant mode's commands (floor, tabs)
 import hub.gateway.till  # registers the till commands
 import hub.http
+from hub import heap
 from hub.gateway.route import gateway
 from hub.http.common import DEPENDENCIES
 from hub.http.pages import DocsPage
@@ -65,8 +66,14 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
-    """The hub's ASGI app. Services passed in are the caller's to start and stop; otherwise the app's."""
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, *, settle_heap: bool = False
+) -> Litestar:
+    """The hub's ASGI app. Services passed in are the caller's to start and stop; otherwise the app's.
+
+    ``settle_heap`` freezes what start-up made once the services run (``hub.heap``): for a long-running
+    process only.
+    """
     if services is not None:
         settings = services.settings
     settings = settings or load_settings()
@@ -78,6 +85,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         if owned:
             await the_services.start()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:

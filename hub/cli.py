@@ -178,7 +178,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if "STOREHUB_SECRET_KEY" not in os.environ:
         print("storehub: STOREHUB_SECRET_KEY is not set; using a random key (demo only)", file=sys.stderr)
-    app = create_app(settings)
+    app = create_app(settings, settle_heap=True)
     base = f"http://{host}:{port}"
     if args.simulators:
         _start_simulators(settings)

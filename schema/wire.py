@@ -22,8 +22,12 @@ from typing import Annotated, Any
 import msgspec
 
 
-class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """Base of every wire message: immutable, keyword-only, strict about unknown fields.
+
+    ``gc=False``: messages are plain data that never refer back to themselves, so the garbage collector
+    need not track them; a hub keeps tens of thousands (carts, replay windows, remembered answers) and
+    every full collection used to walk them all.
 
     Subclasses restate ``frozen=True, kw_only=True``: msgspec applies ``kw_only`` per class, and mypy's
     dataclass view needs ``frozen`` on each subclass.
