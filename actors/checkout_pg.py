@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.sale_plan import PricedLine, ProductFacts, SaleContext, plan_stock, tax_dict
 from actors.sales.settlement import Settlement
 from actors.stock import lock_levels
-from hub.db import OUTBOX_WRITTEN
+from hub.db import WrittenEvent, outbox_written
 from schema.ids import uuid7
 from schema.messages.till import SaleReceipt, TaxLine
 
@@ -180,6 +180,7 @@ async def commit_sale_pg(
         (f"register:{ctx.register_id}", "SaleCompleted", encoded, True),
     ]
     events += [("tenant", "LowStock", msgspec.json.encode(e).decode(), False) for e in plan.low_stock]
+    event_ids = [uuid7() for _ in events]
     sold = [p.line for p in lines]
     tenders = settlement.tenders
     row = await driver.fetchrow(
@@ -201,11 +202,17 @@ async def commit_sale_pg(
         # $39, $40: the fiscal document
         uuid7(), f"no folios available for document type {doc_type}",
         # $41..$45: outbox events
-        [uuid7() for _ in events], [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
+        event_ids, [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
         [e[3] for e in events],
         # $46: a factura's buyer; $47: today in Chile, for CAF expiry; $48, $49: a restaurant tab's tip and id
         None if buyer is None else msgspec.json.encode(buyer).decode(),
         chile_today(), settlement.tip, tab_id,
     )  # fmt: skip
-    session.info[OUTBOX_WRITTEN] = True
-    return msgspec.structs.replace(receipt, number=row["number"], folio=row["folio"])
+    made = msgspec.structs.replace(receipt, number=row["number"], folio=row["folio"])
+    # What the statement stamped into the rows' payloads, so they are published as stored.
+    stamped = msgspec.to_builtins(made)
+    outbox_written(session).extend(
+        WrittenEvent(event_id, stream, event, stamped if stamp else msgspec.json.decode(payload))
+        for event_id, (stream, event, payload, stamp) in zip(event_ids, events, strict=True)
+    )
+    return made

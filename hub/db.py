@@ -14,11 +14,11 @@ the relay) go through narrow ``SECURITY DEFINER`` functions created by the migra
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
@@ -31,7 +31,22 @@ from schema.models import Tenant, TenantScoped
 APP_ROLE = "storehub_app"
 TENANT_SETTING = "storehub.tenant_id"
 _TENANT_KEY = "storehub_tenant_id"
-OUTBOX_WRITTEN = "storehub_outbox_written"  # set in session.info by hub.events.outbox.emit
+OUTBOX_WRITTEN = "storehub_outbox_written"  # session.info: the WrittenEvents of hub.events.outbox.emit
+
+
+class WrittenEvent(NamedTuple):
+    """An outbox row as its transaction wrote it: published straight after the commit."""
+
+    id: uuid.UUID
+    stream: str
+    event: str
+    payload: Any
+
+
+def outbox_written(session: AsyncSession | Session) -> list[WrittenEvent]:
+    """The outbox rows this transaction wrote so far (writers append theirs)."""
+    written: list[WrittenEvent] = session.info.setdefault(OUTBOX_WRITTEN, [])
+    return written
 
 
 class TenancyError(StorehubError):
@@ -58,8 +73,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Called with the tenant id after a commit that wrote outbox rows (the relay publishes them at once).
-        self.after_outbox_commit: Callable[[uuid.UUID], None] | None = None
+        # Awaited with the tenant id and the rows after a commit that wrote outbox rows (the relay publishes
+        # them at once).
+        self.after_outbox_commit: Callable[[uuid.UUID, list[WrittenEvent]], Awaitable[None]] | None = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -78,8 +94,9 @@ class Database:
                         {"role": APP_ROLE, "name": TENANT_SETTING, "tenant": str(tenant_id)},
                     )
                 yield session
-            if session.info.pop(OUTBOX_WRITTEN, False) and self.after_outbox_commit is not None:
-                self.after_outbox_commit(tenant_id)
+            written = session.info.pop(OUTBOX_WRITTEN, None)
+            if written and self.after_outbox_commit is not None:
+                await self.after_outbox_commit(tenant_id, written)
 
     @asynccontextmanager
     async def unscoped(self) -> AsyncIterator[AsyncSession]:

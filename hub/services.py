@@ -87,7 +87,7 @@ class Services:
         # Live path: bus (in-process when embedded), outbox relay feeding it, actors, open sockets.
         self.bus: Bus = LocalBus()
         self.relay = OutboxRelay(self.db, self.bus)
-        self.db.after_outbox_commit = self.relay.notify
+        self.db.after_outbox_commit = self.relay.committed
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
         self.fiscal = FiscalService(settings, self.db, self.actors)
         self.sockets: set[Connection] = set()

@@ -74,7 +74,7 @@ async def test_the_tenant_actor_loads_and_reloads_the_rules(sqlite_db: Database,
         tenant.stock_policy = "block"
     bus = LocalBus()
     relay = OutboxRelay(sqlite_db, bus, sweep_seconds=30)
-    sqlite_db.after_outbox_commit = relay.notify
+    sqlite_db.after_outbox_commit = relay.committed
     await relay.start()
     try:
         ref = system.ref(

@@ -75,7 +75,7 @@ async def test_changes_made_elsewhere_reach_the_cache_through_the_catalog_stream
     tenant_id, product_id = await tenant_with_product(sqlite_db)
     bus = LocalBus()
     relay = OutboxRelay(sqlite_db, bus, sweep_seconds=30)
-    sqlite_db.after_outbox_commit = relay.notify
+    sqlite_db.after_outbox_commit = relay.committed
     await relay.start()
     try:
         ref = system.ref(

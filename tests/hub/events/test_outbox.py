@@ -158,3 +158,55 @@ async def test_two_relays_never_publish_an_event_twice(pg_db: Database) -> None:
             await relay.stop()
     assert len(got) == 100 and len({e.event_id for e in got}) == 100
     assert relays[0].relayed + relays[1].relayed == 100
+
+
+async def test_a_commit_publishes_its_events_before_the_transaction_block_returns(db: Database) -> None:
+    """Wired as in the hub: no query, no relay wake-up between the commit and the listeners."""
+    bus, tenant_id = LocalBus(), await new_tenant(db)
+    got = await collect(bus, tenant_id)
+    relay = OutboxRelay(db, bus, sweep_seconds=30)
+    db.after_outbox_commit = relay.committed
+    await relay.start()
+    try:
+        await write_events(db, tenant_id, 3)
+        assert [e.payload["n"] for e in got] == [0, 1, 2]  # already there: no waiting
+        await wait_for(lambda: relay.relayed == 3)  # the relay's task marks them a moment later
+        assert await unpublished(db, tenant_id) == 0
+        relay.notify(tenant_id)  # a sweep now finds nothing to publish again
+        await write_events(db, tenant_id, 1)
+        await wait_for(lambda: relay.relayed == 4)
+    finally:
+        await relay.stop()
+        db.after_outbox_commit = None
+    assert [e.payload["n"] for e in got] == [0, 1, 2, 0]
+    assert len({e.event_id for e in got}) == 4
+
+
+async def test_a_rolled_back_change_publishes_nothing_at_commit_either(db: Database) -> None:
+    bus, tenant_id = LocalBus(), await new_tenant(db)
+    got = await collect(bus, tenant_id)
+    relay = OutboxRelay(db, bus, sweep_seconds=30)
+    db.after_outbox_commit = relay.committed
+    try:
+        with pytest.raises(RuntimeError):
+            await write_events(db, tenant_id, 3, fail=True)
+    finally:
+        db.after_outbox_commit = None
+    assert got == []
+
+
+async def test_a_publish_failing_at_commit_leaves_the_events_to_the_relay(db: Database) -> None:
+    bus, tenant_id = FlakyBus(failures=1), await new_tenant(db)
+    got = await collect(bus, tenant_id)
+    relay = OutboxRelay(db, bus, sweep_seconds=0.05)
+    db.after_outbox_commit = relay.committed
+    await relay.start()
+    try:
+        await write_events(db, tenant_id, 2)  # the commit stands although the bus refused
+        await wait_for(lambda: sorted({e.payload["n"] for e in got}) == [0, 1])
+        await wait_for(lambda: relay.relayed >= 2)
+    finally:
+        await relay.stop()
+        db.after_outbox_commit = None
+    assert await unpublished(db, tenant_id) == 0
+    assert relay.failures == 0  # the relay itself never failed: it only picked up what was left
