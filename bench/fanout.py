@@ -1,12 +1,16 @@
 """Fan-out of a sale to many live screens: sale -> every socket notified.
 
     python bench/fanout.py --sockets 500 --sales 100      # starts a hub on a fresh Postgres database
+    python bench/fanout.py --sockets 500 --kds-share 0    # dashboards only
 
-N owner-dashboard sockets follow the tenant's live stream (``tenant``) on one hub node; one till sells (a scan
-and a card checkout every ``--interval`` seconds). For every sale, each socket's ``SaleCompleted`` arrival is
-timed from the moment the till sent the checkout (so the figure includes committing the sale and the outbox
-relay). Figures: p50 / p99 / max over every (sale, socket) delivery, over each sale's *last* socket, and from
-the till's answer (the sale committed) to the last socket.
+N live screens on one hub node: owner dashboards following the tenant's stream (``tenant``) and, for
+``--kds-share`` of them (half by default), kitchen displays following a station (``kitchen:<id>``). One till
+works in rounds, one every ``--interval`` seconds: a scan, a kitchen order for it (``kitchen.order``), a card
+checkout. Each dashboard's ``SaleCompleted`` is timed from the moment the till sent the checkout, each KDS's
+``KitchenTicketChanged`` from the moment it sent the order, so the figures include committing the change and
+publishing its event. Figures: p50 / p99 / max over every (round, socket) delivery and over each round's
+*last* socket, for both kinds together and apart, and from the till's answer (the sale committed) to the
+last dashboard.
 
 The baseline, measured in the same run: a bare Litestar WebSocket app served by uvicorn that forwards what
 one socket sends to every connected socket (bench/echo_app.py ``/fan``), with the same number of sockets.
@@ -43,54 +47,87 @@ from bench.till_load import (  # noqa: E402
 )
 
 
-async def owner_token(db_url: str) -> str:
+async def screen_tokens(db_url: str) -> tuple[str, str, str, str]:
+    """An owner's token, a kitchen user's token, a kitchen station and the store it belongs to."""
     from sqlalchemy import select
 
     from hub.auth.tokens import bearer_token, digest, new_secret
     from hub.db import Database
-    from schema.models import ApiToken, Tenant, User
+    from schema.models import ApiToken, KitchenStation, Store, User
 
     db = Database(db_url)
-    secret = new_secret()
     tenant_id = await db.tenant_id_by_slug("bench")
     assert tenant_id is not None
+    tokens = []
     async with db.tenant(tenant_id) as session:
-        assert (await session.execute(select(Tenant.id))).scalar_one() == tenant_id
-        user = User(id=uuid.uuid4(), username="owner", display_name="Owner", role="owner", password_hash="x")
-        session.add(user)
-        await session.flush()
-        session.add(ApiToken(id=digest(secret), user_id=user.id, name="bench"))
+        store_id = (await session.execute(select(Store.id))).scalars().first()
+        assert store_id is not None
+        station = KitchenStation(id=uuid.uuid4(), store_id=store_id, code="hot", name="Cocina caliente")
+        session.add(station)
+        for role in ("owner", "kitchen"):
+            secret = new_secret()
+            user = User(id=uuid.uuid4(), username=role, display_name=role, role=role, password_hash="x")
+            session.add(user)
+            await session.flush()
+            session.add(ApiToken(id=digest(secret), user_id=user.id, name="bench"))
+            tokens.append(bearer_token("shk", tenant_id, secret))
     await db.dispose()
-    return bearer_token("shk", tenant_id, secret)
+    return tokens[0], tokens[1], str(station.id), str(store_id)
+
+
+def order_id(round_no: int) -> str:
+    """The kitchen order of a round carries the round's number, so a screen can tell which it is."""
+    return f"00000000-0000-4000-8000-{round_no:012d}"
 
 
 class Screen:
-    """One live screen: records when each sale number arrived."""
+    """One live screen: an owner's dashboard (``tenant``) or a kitchen display (``kitchen:<id>``).
 
-    def __init__(self, arrivals: dict[int, list[float]]) -> None:
+    Records when each round's event arrived: a dashboard times ``SaleCompleted`` by sale number, a KDS times
+    ``KitchenTicketChanged`` by the order id. Other frames (``DashboardChanged``...) are not parsed: the
+    load generator is the instrument, and parsing what it does not time would only slow it.
+    """
+
+    def __init__(self, stream: str, arrivals: dict[int, list[float]]) -> None:
+        self.stream = stream
+        self.kitchen = stream.startswith("kitchen:")
+        self.marker = '"KitchenTicketChanged"' if self.kitchen else '"SaleCompleted"'
         self.arrivals = arrivals
 
     async def follow(self, url: str, token: str, ready: asyncio.Event, count: list[int], total: int) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         async with websockets.connect(url, additional_headers=headers, max_queue=None) as socket:
             await socket.recv()  # welcome
-            await socket.send(json.dumps({"id": "s", "type": "subscribe", "payload": {"stream": "tenant"}}))
+            subscribe = {"id": "s", "type": "subscribe", "payload": {"stream": self.stream}}
+            await socket.send(json.dumps(subscribe))
             count[0] += 1
             if count[0] == total:
                 ready.set()
             async for data in socket:
                 now = time.perf_counter()
-                frame = json.loads(data)
-                if frame.get("event") == "SaleCompleted":
-                    self.arrivals[frame["payload"]["number"]].append(now)
+                if self.marker not in data:
+                    continue
+                payload = json.loads(data)["payload"]
+                if self.kitchen:
+                    self.arrivals[int(payload["order_id"].rsplit("-", 1)[1])].append(now)
+                else:
+                    self.arrivals[payload["number"]].append(now)
+
+
+class Rounds:
+    """What the till sent and when: per round, the kitchen order and the checkout (by its sale number)."""
+
+    def __init__(self) -> None:
+        self.order_sent: dict[int, float] = {}
+        self.sale_sent: dict[int, float] = {}  # by sale number
+        self.sale_answered: dict[int, float] = {}
 
 
 async def till(
-    url: str, token: str, register: str, barcode: str, sales: int, interval: float
-) -> tuple[dict[int, float], dict[int, float]]:
-    """When each sale's checkout was sent, and when its answer (the sale committed) came back."""
-    sent: dict[int, float] = {}
-    answered: dict[int, float] = {}
+    url: str, token: str, register: str, barcode: str, sales: int, interval: float, store: str | None
+) -> Rounds:
+    """Each round: a scan, a kitchen order for it (when ``store`` has KDS screens), a card checkout."""
+    rounds = Rounds()
     headers = {"Authorization": f"Bearer {token}"}
     async with websockets.connect(url, additional_headers=headers, max_queue=None) as socket:
         await socket.recv()
@@ -101,20 +138,24 @@ async def till(
             while True:
                 frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
                 if frame.get("id") == cid:
+                    if frame["type"] != "reply":
+                        raise RuntimeError(f"{type_} refused: {frame}")
                     return dict(frame)
 
         await call("cash.open", {"register_id": register, "float_amount": 0})
-        for _ in range(sales):
+        for n in range(1, sales + 1):
             cart = (await call("cart.add", {"register_id": register, "code": barcode}))["payload"]
+            if store is not None:
+                rounds.order_sent[n] = time.perf_counter()
+                items = [{"product_id": cart["lines"][0]["product_id"]}]
+                await call("kitchen.order", {"store_id": store, "order_id": order_id(n), "items": items})
             started = time.perf_counter()
             tenders = [{"kind": "card", "amount": cart["total"]}]
             answer = await call("checkout", {"register_id": register, "tenders": tenders})
-            if answer["type"] != "reply":
-                raise RuntimeError(f"checkout refused: {answer}")
-            sent[answer["payload"]["number"]] = started
-            answered[answer["payload"]["number"]] = time.perf_counter()
+            rounds.sale_sent[answer["payload"]["number"]] = started
+            rounds.sale_answered[answer["payload"]["number"]] = time.perf_counter()
             await asyncio.sleep(interval)
-    return sent, answered
+    return rounds
 
 
 async def baseline(url: str, sockets: int, messages: int, interval: float) -> tuple[list[float], list[float]]:
@@ -142,7 +183,10 @@ async def baseline(url: str, sockets: int, messages: int, interval: float) -> tu
 def deliveries(
     sent: dict[int, float], arrivals: dict[int, list[float]], sockets: int
 ) -> tuple[list[float], list[float]]:
-    every, last = [], []
+    every: list[float] = []
+    last: list[float] = []
+    if sockets == 0:
+        return every, last
     for key, started in sent.items():
         times = arrivals.get(key, [])
         if len(times) < sockets:
@@ -160,6 +204,9 @@ async def main() -> None:
     parser.add_argument("--sales", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between sales")
     parser.add_argument(
+        "--kds-share", type=float, default=0.5, help="part of the sockets that are kitchen displays (0..1)"
+    )
+    parser.add_argument(
         "--pg",
         default=os.environ.get("STOREHUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
@@ -167,7 +214,9 @@ async def main() -> None:
     processes: list[Any] = []
     try:
         db_url, cashier, registers, barcodes = await prepare_database(args.pg, 1)
-        owner = await owner_token(db_url)
+        owner, kitchen, station, store = await screen_tokens(db_url)
+        kds_sockets = round(args.sockets * min(max(args.kds_share, 0.0), 1.0))
+        dash_sockets = args.sockets - kds_sockets
         port, echo_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
         env |= {
@@ -188,21 +237,30 @@ async def main() -> None:
         )
 
         url = f"ws://127.0.0.1:{port}/ws"
-        arrivals: dict[int, list[float]] = defaultdict(list)
+        sale_arrivals: dict[int, list[float]] = defaultdict(list)
+        order_arrivals: dict[int, list[float]] = defaultdict(list)
         ready, count = asyncio.Event(), [0]
-        screens = [
-            asyncio.create_task(Screen(arrivals).follow(url, owner, ready, count, args.sockets))
-            for _ in range(args.sockets)
+        screens = [Screen("tenant", sale_arrivals) for _ in range(dash_sockets)]
+        screens += [Screen(f"kitchen:{station}", order_arrivals) for _ in range(kds_sockets)]
+        tasks = [
+            asyncio.create_task(
+                screen.follow(url, kitchen if screen.kitchen else owner, ready, count, args.sockets)
+            )
+            for screen in screens
         ]
         await asyncio.wait_for(ready.wait(), 120)
         await asyncio.sleep(1)  # every subscription answered
-        sent, answered = await till(url, cashier, registers[0], barcodes[0], args.sales, args.interval)
+        rounds = await till(
+            url, cashier, registers[0], barcodes[0], args.sales, args.interval, store if kds_sockets else None
+        )
         await asyncio.sleep(2)
-        for screen in screens:
-            screen.cancel()
-        every, last = deliveries(sent, arrivals, args.sockets)
+        for task in tasks:
+            task.cancel()
+        sale_every, sale_last = deliveries(rounds.sale_sent, sale_arrivals, dash_sockets)
+        order_every, order_last = deliveries(rounds.order_sent, order_arrivals, kds_sockets)
         # The events leave after the commit, like the answer: a socket may hear of the sale before the till.
-        _, committed_last = deliveries(answered, arrivals, args.sockets)
+        _, committed_last = deliveries(rounds.sale_answered, sale_arrivals, dash_sockets)
+        every, last = sale_every + order_every, sale_last + order_last
     finally:
         for process in processes:
             process.terminate()
@@ -210,9 +268,15 @@ async def main() -> None:
 
     result = {
         "sockets": args.sockets,
+        "dashboard_sockets": dash_sockets,
+        "kds_sockets": kds_sockets,
         "sales": args.sales,
-        "sale_to_socket_ms": summary(every),
-        "sale_to_last_socket_ms": summary(last),
+        "to_socket_ms": summary(every),
+        "to_last_socket_ms": summary(last),
+        "sale_to_dashboard_ms": summary(sale_every),
+        "sale_to_last_dashboard_ms": summary(sale_last),
+        "order_to_kds_ms": summary(order_every),
+        "order_to_last_kds_ms": summary(order_last),
         "committed_to_last_socket_ms": summary(committed_last),
         "baseline_to_socket_ms": summary(base_every),
         "baseline_to_last_socket_ms": summary(base_last),
@@ -220,9 +284,13 @@ async def main() -> None:
         "load_generator_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     for label, key in (
-        ("sale -> socket", "sale_to_socket_ms"),
-        ("sale -> last socket", "sale_to_last_socket_ms"),
-        ("answer -> last", "committed_to_last_socket_ms"),
+        ("any -> socket", "to_socket_ms"),
+        ("any -> last socket", "to_last_socket_ms"),
+        ("sale -> dashboard", "sale_to_dashboard_ms"),
+        ("sale -> last dash", "sale_to_last_dashboard_ms"),
+        ("order -> kds", "order_to_kds_ms"),
+        ("order -> last kds", "order_to_last_kds_ms"),
+        ("answer -> last dash", "committed_to_last_socket_ms"),
         ("baseline -> socket", "baseline_to_socket_ms"),
         ("baseline -> last", "baseline_to_last_socket_ms"),
     ):
