@@ -284,10 +284,10 @@ class KitchenActor(Actor):
 
     async def _open(self, order: OpenTicket) -> Opened:
         existing = next((t for t in self.tickets.values() if t.order_id == order.order.order_id), None)
-        if existing is None:
-            existing = await order_ticket(self.deps.db, self.tenant_id, self.station_id, order.order.order_id)
         if existing is not None:
             return Opened(existing, created=False)
+        # Not open here: most likely new, so insert it at once; an order sent before (served since, or taken
+        # by another node) is found by the unique constraint on (order, station) instead of a lookup first.
         spec = order.order
         ticket = KitchenTicketView(
             ticket_id=uuid.uuid4(),
@@ -311,11 +311,11 @@ class KitchenActor(Actor):
             created_at=datetime.now(UTC),
         )
         try:
-            saved = await insert_ticket(self.deps.db, self.tenant_id, ticket)
-        except IntegrityError:  # another hub node took this order for this station a moment ago
+            saved = await insert_ticket(self.deps.db, self.tenant_id, ticket, self.station.store_id)
+        except IntegrityError:  # sent before, or another hub node took it for this station a moment ago
             found = await order_ticket(self.deps.db, self.tenant_id, self.station_id, spec.order_id)
-            if found is None:
-                raise
+            if found is None:  # not the order's constraint: the station itself is gone
+                raise NotFoundError("kitchen station not found", station_id=str(self.station_id)) from None
             return Opened(found, created=False)
         if await self._applied(saved.rev):
             self.tickets[saved.ticket_id] = saved

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from actors.kitchen import GetState, StationCommand, dispatch_order, kitchen_ref
+from actors.kitchen_tickets import NoStationError
 from actors.runtime import ActorRef
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
@@ -74,15 +75,22 @@ async def _ask(ref: ActorRef, conn: Connection, message: object) -> Any:
 
 @command("kitchen.order", KitchenOrder, role=Role.CASHIER)
 async def order(conn: Connection, msg: KitchenOrder, command_id: str | None) -> OrderRouted:
-    await _store(conn, msg.store_id)
+    # The store is looked up only to refuse: routing reads the store's stations in the principal's tenant
+    # anyway, so an order for a store the principal may use costs no extra transaction.
+    if not conn.principal.can_access_store(msg.store_id):
+        await _store(conn, msg.store_id)  # not_found (another tenant's, or none) or forbidden
     services = conn.services
-    return await dispatch_order(
-        services.actors,
-        services.actor_deps,
-        conn.principal.tenant_id,
-        msg,
-        services.settings.ask_timeout_seconds,
-    )
+    try:
+        return await dispatch_order(
+            services.actors,
+            services.actor_deps,
+            conn.principal.tenant_id,
+            msg,
+            services.settings.ask_timeout_seconds,
+        )
+    except NoStationError:
+        await _store(conn, msg.store_id)  # no station because there is no such store: not_found
+        raise
 
 
 async def _station_command(
