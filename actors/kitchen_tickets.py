@@ -264,19 +264,19 @@ async def next_rev(session: AsyncSession, station_id: uuid.UUID) -> int:
     return int(value)
 
 
-async def insert_ticket(
-    db: Database, tenant_id: uuid.UUID, ticket: KitchenTicketView, store_id: uuid.UUID
-) -> KitchenTicketView:
-    """Write a new ticket of the station (of ``store_id``) with its items and its event; raises
-    IntegrityError if its order has one here. The station's row lock (its rev) is taken first."""
+async def insert_ticket(db: Database, tenant_id: uuid.UUID, ticket: KitchenTicketView) -> KitchenTicketView:
+    """Write a new ticket with its items and its event; raises IntegrityError if its order has one here."""
     async with db.tenant(tenant_id) as session:
+        station = await session.get(KitchenStation, (tenant_id, ticket.station_id))
+        if station is None:
+            raise NotFoundError("kitchen station not found", station_id=str(ticket.station_id))
         rev = await next_rev(session, ticket.station_id)
         ticket = _with_rev(ticket, rev)
         session.add(
             KitchenTicket(
                 id=ticket.ticket_id,
                 station_id=ticket.station_id,
-                store_id=store_id,
+                store_id=station.store_id,
                 order_id=ticket.order_id,
                 table_label=ticket.table,
                 server=ticket.server,
