@@ -121,6 +121,7 @@ class Rounds:
         self.order_sent: dict[int, float] = {}
         self.sale_sent: dict[int, float] = {}  # by sale number
         self.sale_answered: dict[int, float] = {}
+        self.order_answered: dict[int, float] = {}
 
 
 async def till(
@@ -149,6 +150,7 @@ async def till(
                 rounds.order_sent[n] = time.perf_counter()
                 items = [{"product_id": cart["lines"][0]["product_id"]}]
                 await call("kitchen.order", {"store_id": store, "order_id": order_id(n), "items": items})
+                rounds.order_answered[n] = time.perf_counter()
             started = time.perf_counter()
             tenders = [{"kind": "card", "amount": cart["total"]}]
             answer = await call("checkout", {"register_id": register, "tenders": tenders})
@@ -260,6 +262,8 @@ async def main() -> None:
         order_every, order_last = deliveries(rounds.order_sent, order_arrivals, kds_sockets)
         # The events leave after the commit, like the answer: a socket may hear of the sale before the till.
         _, committed_last = deliveries(rounds.sale_answered, sale_arrivals, dash_sockets)
+        _, order_answered_last = deliveries(rounds.order_answered, order_arrivals, kds_sockets)
+        order_reply = [(rounds.order_answered[n] - rounds.order_sent[n]) * 1000 for n in rounds.order_sent]
         every, last = sale_every + order_every, sale_last + order_last
     finally:
         for process in processes:
@@ -278,6 +282,8 @@ async def main() -> None:
         "order_to_kds_ms": summary(order_every),
         "order_to_last_kds_ms": summary(order_last),
         "committed_to_last_socket_ms": summary(committed_last),
+        "order_reply_ms": summary(order_reply) if order_reply else None,
+        "order_answered_to_last_kds_ms": summary(order_answered_last) if order_answered_last else None,
         "baseline_to_socket_ms": summary(base_every),
         "baseline_to_last_socket_ms": summary(base_last),
         "p99_vs_baseline_p99": round(percentile(every, 99) / percentile(base_every, 99), 2),
@@ -291,10 +297,14 @@ async def main() -> None:
         ("order -> kds", "order_to_kds_ms"),
         ("order -> last kds", "order_to_last_kds_ms"),
         ("answer -> last dash", "committed_to_last_socket_ms"),
+        ("order reply", "order_reply_ms"),
+        ("order answer -> kds", "order_answered_to_last_kds_ms"),
         ("baseline -> socket", "baseline_to_socket_ms"),
         ("baseline -> last", "baseline_to_last_socket_ms"),
     ):
         s = result[key]
+        if s is None:  # no kitchen displays in this run
+            continue
         assert isinstance(s, dict)
         print(f"{label:<20} p50 {s['p50']:8.2f} ms  p99 {s['p99']:8.2f} ms  max {s['max']:8.2f} ms")
     print(json.dumps(result, sort_keys=True))
