@@ -12,30 +12,12 @@
 import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { Toasts, ageLevel, formatAge, formatQuantity } from "/kds/shared.js";
+
+export { ageLevel, formatAge, formatQuantity }; // defined in shared.js, still importable from here
 
 const STATION_KEY = "storehub.kds.station";
 const SOUND_KEY = "storehub.kds.sound";
-
-/** Thousandths of a unit as the cooks read them: 2000 -> "2", 500 -> "0,5". */
-export function formatQuantity(thousandths) {
-  return String(thousandths / 1000).replace(".", ",");
-}
-
-/** Seconds as m:ss (h:mm:ss past an hour). */
-export function formatAge(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  const hours = Math.floor(s / 3600);
-  const minutes = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, "0");
-  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
-}
-
-/** ok, warn or late for a ticket of that age at a station with those thresholds. */
-export function ageLevel(seconds, station) {
-  if (seconds >= station.late_after_s) return "late";
-  if (seconds >= station.warn_after_s) return "warn";
-  return "ok";
-}
 
 /** A short two-tone beep made on the spot (no audio files): the browser's own synthesizer. */
 class Beeper {
@@ -73,19 +55,6 @@ class Beeper {
       tone.start(start + at);
       tone.stop(start + at + 0.15);
     }
-  }
-}
-
-class Toasts {
-  constructor(container) {
-    this.container = container;
-  }
-
-  show(text, kind) {
-    const node = h("div", { class: "toast " + (kind || "error"), role: kind === "ok" ? "status" : "alert", text });
-    this.container.append(node);
-    while (this.container.children.length > 2) this.container.firstElementChild.remove();
-    setTimeout(() => node.remove(), kind === "ok" ? 2500 : 4500);
   }
 }
 
@@ -378,6 +347,9 @@ function start(messages, chosen) {
     beeper.on = !beeper.on;
     localStorage.setItem(SOUND_KEY, beeper.on ? "on" : "off");
     showSound();
+  });
+  $("to-expo").addEventListener("click", () => {
+    location.assign("/kds/expo.html?store=" + encodeURIComponent(chosen.store_id));
   });
   $("change-station").addEventListener("click", () => {
     localStorage.removeItem(STATION_KEY);

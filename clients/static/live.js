@@ -306,12 +306,14 @@ export class LiveSocket extends EventTarget {
   /**
    * Follow a stream. onEvent(name, payload, frame) for each event, once, in order; onReset() when the view
    * must reload its state from the hub (first subscription, or the hub could not replay what we missed).
-   * Returns a function that unsubscribes.
+   * handlers.from: {seq, epoch} of a state already loaded (a reply carrying the stream's position): the
+   * hub replays what came after it instead of asking for a reload. Returns a function that unsubscribes.
    */
   subscribe(name, handlers) {
+    const from = handlers.from || null;
     this.streams.set(name, {
-      seq: null,
-      epoch: null,
+      seq: from ? from.seq : null,
+      epoch: from ? from.epoch : null,
       onEvent: handlers.onEvent || (() => {}),
       onReset: handlers.onReset || (() => {}),
       subscribing: null,
