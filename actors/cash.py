@@ -102,11 +102,11 @@ async def z_report_of(db: Database, tenant_id: uuid.UUID, session_id: uuid.UUID)
 
 
 async def _z_report(session: AsyncSession, row: CashSession) -> ZReport:
-    sales_count, sales_total = (
+    sales_count, sales_total, tips = (
         await session.execute(
-            select(func.count(), func.coalesce(func.sum(Sale.to_pay), 0)).where(
-                Sale.cash_session_id == row.id
-            )
+            select(
+                func.count(), func.coalesce(func.sum(Sale.to_pay), 0), func.coalesce(func.sum(Sale.tip), 0)
+            ).where(Sale.cash_session_id == row.id)
         )
     ).one()
     assert row.closed_at is not None
@@ -118,6 +118,7 @@ async def _z_report(session: AsyncSession, row: CashSession) -> ZReport:
         closed_at=utc_iso(row.closed_at),
         sales_count=int(sales_count),
         sales_total=int(sales_total),
+        tips=int(tips),
         lines=[
             ZLine(
                 tender=kind,

@@ -193,6 +193,8 @@ export function createCash(app) {
     $("z-opened").textContent = t("z.opened", { date: formatDate(report.opened_at) });
     $("z-closed").textContent = t("z.closed", { date: formatDate(report.closed_at) });
     $("z-sales").textContent = t("z.sales", { count: report.sales_count, amount: money.format(report.sales_total) });
+    $("z-tips").hidden = !report.tips; // restaurant tips, inside the tenders' expected amounts
+    $("z-tips").textContent = report.tips ? t("z.tips", { amount: money.format(report.tips) }) : "";
     $("z-lines").replaceChildren(
       ...report.lines.map((line) =>
         h(

@@ -40,6 +40,8 @@ def z_report_bytes(
     paper.rule()
     paper.pair("Ventas", str(z.sales_count))
     paper.pair("Total ventas", money(z.sales_total), bold=True)
+    if z.tips:  # inside the tenders' expected amounts below
+        paper.pair("Propinas (incluidas abajo)", money(z.tips))
     for line in z.lines:
         paper.rule()
         paper.text(_TENDERS.get(line.tender, line.tender.upper()), bold=True)

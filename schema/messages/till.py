@@ -298,3 +298,6 @@ class ZReport(Message, frozen=True, kw_only=True):
     sales_count: int
     sales_total: int
     lines: list[ZLine]
+    # Propinas: paid by the tenders on top of the sales (restaurant tabs), so inside each tender's expected
+    # amount; said apart so the drawer's tips can be handed to the staff.
+    tips: int = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import msgspec
 import pytest
 
 from devices.printing.documents import Branding
@@ -85,3 +86,12 @@ def test_dollars_for_ecuador() -> None:
     assert printed.amount("Diferencia total") == "-$0.50"
     assert printed.amount("Total ventas") == "$12,345.60"
     assert pair(printed, "Apertura", "01-05-2025 07:00")  # Guayaquil
+
+
+def test_tips_are_said_apart_only_when_there_are_some() -> None:
+    """A restaurant's tips are inside the tenders' expected amounts: the report says how much they are."""
+    with_tips = msgspec.structs.replace(z_report(SHORT, EVEN), tips=12_300)
+    printed = read(z_report_bytes(with_tips, BRANDING, "Caja 1"))
+    assert printed.amount("Propinas (incluidas abajo)") == "$12.300"
+    assert printed.amount("Total ventas") == "$1.234.560"  # sales, not tips
+    assert "Propinas" not in read(z_report_bytes(z_report(SHORT, EVEN), BRANDING, "Caja 1")).text

@@ -146,6 +146,7 @@ async def test_an_equal_split_is_one_sale_with_a_tender_per_part_and_the_tip_goe
     expected = {line["tender"]: line["expected"] for line in z["lines"]}
     assert expected == {"cash": FLOAT + 7330 + 3300, "card": 3666}
     assert z["sales_total"] == 9996 + 3000  # sales, not tips
+    assert z["tips"] == 1000 + 300  # said apart: the tips of this session's tabs (the 3-part tab's, then 300)
 
 
 async def test_a_resent_payment_makes_one_sale(world: World) -> None:
