@@ -265,7 +265,7 @@ class KitchenActor(Actor):
         return ticket
 
     async def _save(self, before: KitchenTicketView, after: KitchenTicketView) -> KitchenTicketView:
-        saved = await save_ticket(self.deps.db, self.tenant_id, before, after)
+        saved = await save_ticket(self.deps.db, self.tenant_id, self.station, before, after)
         if await self._applied(saved.rev):
             if saved.state == "served":
                 self.tickets.pop(saved.ticket_id, None)
@@ -311,11 +311,11 @@ class KitchenActor(Actor):
             created_at=datetime.now(UTC),
         )
         try:
-            saved = await insert_ticket(self.deps.db, self.tenant_id, ticket)
+            saved = await insert_ticket(self.deps.db, self.tenant_id, self.station, ticket)
         except IntegrityError:  # sent before, or another hub node took it for this station a moment ago
             found = await order_ticket(self.deps.db, self.tenant_id, self.station_id, spec.order_id)
-            if found is None:
-                raise
+            if found is None:  # not the order's constraint: the station itself is gone
+                raise NotFoundError("kitchen station not found", station_id=str(self.station_id)) from None
             return Opened(found, created=False)
         if await self._applied(saved.rev):
             self.tickets[saved.ticket_id] = saved

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.dashboard_totals import KITCHEN_EVENT
 from hub.db import Database, tenant_of
 from hub.events.outbox import emit
 from schema.errors import ConflictError, NotFoundError
@@ -30,7 +31,7 @@ from schema.models.kitchen import DEFAULT_LATE_AFTER_S, DEFAULT_WARN_AFTER_S
 
 TICKET_EVENT = "KitchenTicketChanged"
 STATION_EVENT = "KitchenStationChanged"
-TIMED_EVENT = "KitchenTicketTimed"  # on ``tenant``: a ticket's state and times, for the owner's dashboard
+TIMED_EVENT = KITCHEN_EVENT  # on ``tenant``: a ticket's state and times, for the owner's dashboard
 
 
 class NoStationError(ConflictError):
@@ -264,12 +265,12 @@ async def next_rev(session: AsyncSession, station_id: uuid.UUID) -> int:
     return int(value)
 
 
-async def insert_ticket(db: Database, tenant_id: uuid.UUID, ticket: KitchenTicketView) -> KitchenTicketView:
-    """Write a new ticket with its items and its event; raises IntegrityError if its order has one here."""
+async def insert_ticket(
+    db: Database, tenant_id: uuid.UUID, station: StationView, ticket: KitchenTicketView
+) -> KitchenTicketView:
+    """Write a new ticket of ``station`` (the actor's, so no lookup) with its items and its events; raises
+    IntegrityError if its order has one here, or if the station is gone."""
     async with db.tenant(tenant_id) as session:
-        station = await session.get(KitchenStation, (tenant_id, ticket.station_id))
-        if station is None:
-            raise NotFoundError("kitchen station not found", station_id=str(ticket.station_id))
         rev = await next_rev(session, ticket.station_id)
         ticket = _with_rev(ticket, rev)
         session.add(
@@ -307,7 +308,11 @@ async def insert_ticket(db: Database, tenant_id: uuid.UUID, ticket: KitchenTicke
 
 
 async def save_ticket(
-    db: Database, tenant_id: uuid.UUID, before: KitchenTicketView, after: KitchenTicketView
+    db: Database,
+    tenant_id: uuid.UUID,
+    station: StationView,
+    before: KitchenTicketView,
+    after: KitchenTicketView,
 ) -> KitchenTicketView:
     """Write the ticket's new state and times, the items whose state changed, and its event."""
     async with db.tenant(tenant_id) as session:
@@ -333,7 +338,6 @@ async def save_ticket(
                     .values(state=item.state)
                 )
         emit(session, stream_of(after.station_id), TICKET_EVENT, after)
-        station = await session.get(KitchenStation, (tenant_id, after.station_id))
         emit(session, "tenant", TIMED_EVENT, _timed(after, station))
     return after
 
@@ -370,13 +374,13 @@ def _with_rev(ticket: KitchenTicketView, rev: int) -> KitchenTicketView:
     return msgspec.structs.replace(ticket, rev=rev)
 
 
-def _timed(ticket: KitchenTicketView, station: KitchenStation | None) -> KitchenTicketTimed:
+def _timed(ticket: KitchenTicketView, station: StationView) -> KitchenTicketTimed:
     """The dashboard's small copy of a ticket change (every owner's screen gets it: no items)."""
     return KitchenTicketTimed(
         ticket_id=ticket.ticket_id,
         station_id=ticket.station_id,
-        station_name=station.name if station is not None else "",
-        store_id=station.store_id if station is not None else None,
+        station_name=station.name,
+        store_id=station.store_id,
         state=ticket.state,
         rev=ticket.rev,
         created_at=ticket.created_at,

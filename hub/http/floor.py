@@ -18,7 +18,7 @@ modifiers are in ``hub.http.modifiers``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
@@ -42,7 +42,7 @@ from hub.http.common import (
     tenant_session,
 )
 from schema.errors import ConflictError, NotFoundError
-from schema.messages.restaurant import FLOOR_EVENT, floor_stream
+from schema.messages.restaurant import FLOOR_EVENT, TableShape, floor_stream
 from schema.models import FloorArea, FloorTable, Role, Store, Tab
 
 AreaName = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
@@ -50,7 +50,6 @@ TableName = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 Position = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Seats = Annotated[int, msgspec.Meta(ge=1, le=99)]
-Shape = Literal["square", "round"]
 
 
 class TableOut(Out, frozen=True):
@@ -98,7 +97,7 @@ class TableIn(In, frozen=True):
     seats: Seats = 4
     x: Percent = 0
     y: Percent = 0
-    shape: Shape = "square"
+    shape: TableShape = "square"
 
 
 class TablePatch(In, frozen=True):
@@ -107,7 +106,7 @@ class TablePatch(In, frozen=True):
     seats: Seats | msgspec.UnsetType = msgspec.UNSET
     x: Percent | msgspec.UnsetType = msgspec.UNSET
     y: Percent | msgspec.UnsetType = msgspec.UNSET
-    shape: Shape | msgspec.UnsetType = msgspec.UNSET
+    shape: TableShape | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
 
 

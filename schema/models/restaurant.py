@@ -22,8 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models.base import Base, TenantScoped, new_id, utcnow
 
-TAB_STATUSES = ("open", "closed", "merged")
-TABLE_SHAPES = ("square", "round")
 DEFAULT_TIP_PERCENT = 10  # the suggested propina in Chile
 
 

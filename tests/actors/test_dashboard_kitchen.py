@@ -24,7 +24,7 @@ from sqlalchemy import select
 from actors.dashboard_load import load_state
 from actors.dashboard_totals import apply, day_bounds, local_day, snapshot
 from actors.kitchen import bumped, item_done, recalled
-from actors.kitchen_tickets import TIMED_EVENT, insert_ticket, save_ticket
+from actors.kitchen_tickets import TIMED_EVENT, insert_ticket, load_station, save_ticket
 from hub.db import Database
 from schema.messages.dashboard import KitchenStationTimes
 from schema.messages.devices import DeviceStatusView
@@ -130,6 +130,7 @@ async def test_random_ticket_changes_applied_incrementally_equal_the_rebuild_fro
         ]
         session.add_all(extra)
     stations = [tenant.kitchen_station_id, *(s.id for s in extra)]
+    views = {station: (await load_station(db, tenant.tenant_id, station))[0] for station in stations}
     state = await rebuild(db, tenant)
     assert {k.name for k in snapshot(state).kitchen} == {"Cocina caliente", "Estación FRI", "Estación BAR"}
 
@@ -144,21 +145,29 @@ async def test_random_ticket_changes_applied_incrementally_equal_the_rebuild_fro
         served = [t for t in tickets.values() if t.state == "served"]
         if action == "open" or (action in ("bump", "item") and not live):
             ticket = new_ticket(rng.choice(stations[:2]), tenant.product_id, clock, rng.randint(1, 3))
-            ticket = await insert_ticket(db, tenant.tenant_id, ticket)
+            ticket = await insert_ticket(db, tenant.tenant_id, views[ticket.station_id], ticket)
         elif action == "yesterday":  # opened before midnight, bumped today: never today's figure
             ticket = new_ticket(stations[0], tenant.product_id, DAY_START - timedelta(minutes=5), 1)
-            ticket = await insert_ticket(db, tenant.tenant_id, ticket)
+            ticket = await insert_ticket(db, tenant.tenant_id, views[ticket.station_id], ticket)
             done[action] += 1
         elif action == "bump":
             before = rng.choice(live)
-            ticket = await save_ticket(db, tenant.tenant_id, before, bumped(before, clock))
+            ticket = await save_ticket(
+                db, tenant.tenant_id, views[before.station_id], before, bumped(before, clock)
+            )
         elif action == "item":
             before = rng.choice(live)
             after = item_done(before, rng.choice(before.items).item_id, clock)
-            ticket = before if after == before else await save_ticket(db, tenant.tenant_id, before, after)
+            ticket = (
+                before
+                if after == before
+                else await save_ticket(db, tenant.tenant_id, views[before.station_id], before, after)
+            )
         elif action == "recall" and served:
             before = rng.choice(served)
-            ticket = await save_ticket(db, tenant.tenant_id, before, recalled(before))
+            ticket = await save_ticket(
+                db, tenant.tenant_id, views[before.station_id], before, recalled(before)
+            )
             done[action] += 1
         elif action == "restart":
             # Subscribed at an earlier position, then rebuilt: what came since is applied again on top.

@@ -19,7 +19,7 @@ from playwright.async_api import expect
 
 from actors.dashboard_totals import day_bounds, local_day
 from actors.kitchen import bumped
-from actors.kitchen_tickets import insert_ticket, save_ticket
+from actors.kitchen_tickets import insert_ticket, load_station, save_ticket
 from hub.http.pages import CLIENTS_DIR
 from hub.security import CSP
 from schema.messages.kitchen import KitchenItemView, KitchenTicketView
@@ -186,6 +186,7 @@ async def served_earlier_today(demo: Demo, place: dict[str, Any], station: str) 
     now = datetime.now(UTC)
     start = max(now - timedelta(minutes=45), day_bounds(local_day(now, tz), tz)[0] + timedelta(seconds=1))
     dish = uuid.UUID(place["products"]["Seco de pollo"])
+    station_view = (await load_station(demo.services.db, place["tenant_id"], uuid.UUID(station)))[0]
     for n, prep in enumerate((12, 18)):
         opened = start + timedelta(minutes=n)
         ticket = KitchenTicketView(
@@ -193,10 +194,12 @@ async def served_earlier_today(demo: Demo, place: dict[str, Any], station: str) 
             items=[KitchenItemView(item_id=1, product_id=dish, name="Seco de pollo", quantity=1000)],
             created_at=opened,
         )  # fmt: skip
-        ticket = await insert_ticket(demo.services.db, place["tenant_id"], ticket)
+        ticket = await insert_ticket(demo.services.db, place["tenant_id"], station_view, ticket)
         for moment in (opened + timedelta(minutes=1), opened + timedelta(minutes=prep),
                        opened + timedelta(minutes=prep + 3)):  # fmt: skip
-            ticket = await save_ticket(demo.services.db, place["tenant_id"], ticket, bumped(ticket, moment))
+            ticket = await save_ticket(
+                demo.services.db, place["tenant_id"], station_view, ticket, bumped(ticket, moment)
+            )
 
 
 async def test_the_owner_watches_kitchen_ticket_times_on_laptop_and_phone(demo: Demo, browser: Any) -> None:
