@@ -23,7 +23,7 @@ from actors.floor_errors import AlreadyPaidError, TabChangedError, TabClosedErro
 from actors.floor_tabs import announce, claim, close, items_of
 from actors.floor_views import get_tab, to_pay
 from actors.sales.errors import CardExceedsTotalError, InsufficientTenderError
-from actors.sales.lines import line_total
+from actors.sales.lines import line_total, require_whole_units
 from actors.sales.settlement import Settlement, settle
 from actors.sales.totals import cart_totals
 from schema.errors import NotFoundError, ValidationError
@@ -127,8 +127,7 @@ async def plan_payment(session: AsyncSession, store_id: uuid.UUID, request: PayT
     priced: list[tuple[CartLine, str]] = []
     for line_id, pick in enumerate(picks, start=1):
         item, product = items[pick.n], products[items[pick.n].product_id]
-        if product.unit != "kg" and pick.quantity % 1000:
-            raise ValidationError("this product is paid by whole units", n=pick.n, quantity=pick.quantity)
+        require_whole_units(product.unit, pick.quantity, "this product is paid by whole units", n=pick.n)
         line = CartLine(
             line_id=line_id, product_id=item.product_id, sku=product.sku, name=label(item),
             unit=product.unit, quantity=pick.quantity, unit_price=item.unit_price,

@@ -29,6 +29,7 @@ from actors.floor_errors import (
     UnpaidItemsError,
 )
 from actors.floor_views import get_tab, next_rev, read_tab, tab_items, to_pay
+from actors.sales.lines import require_whole_units
 from hub.db import Database
 from hub.events.outbox import emit
 from schema.errors import NotFoundError, ValidationError
@@ -122,8 +123,7 @@ def _changeable(item: TabItem) -> None:
 
 async def _whole_units(session: AsyncSession, product_id: uuid.UUID, quantity: int) -> None:
     unit = (await session.execute(select(Product.unit).where(Product.id == product_id))).scalar_one()
-    if unit != "kg" and quantity % 1000:
-        raise ValidationError("this product is sold by whole units", quantity=quantity)
+    require_whole_units(unit, quantity, "this product is sold by whole units")
 
 
 async def _busy(session: AsyncSession, table_id: uuid.UUID) -> None:
@@ -216,8 +216,7 @@ async def add_item(
 ) -> TabView:
     async def body(session: AsyncSession, tab: Tab) -> None:
         product = await _product(session, add)
-        if product.unit != "kg" and add.quantity % 1000:
-            raise ValidationError(f"{product.name} is sold by whole units", quantity=add.quantity)
+        require_whole_units(product.unit, add.quantity, f"{product.name} is sold by whole units")
         modifiers = await _modifiers(session, product, add.modifier_ids)
         unit_price = product.price + sum(int(m["price_delta"]) for m in modifiers)
         if unit_price < 0:

@@ -28,7 +28,7 @@ from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
 from actors.deps import ActorDeps
 from actors.returns import commit_return
 from actors.runtime import Actor
-from actors.sales.lines import cart_line
+from actors.sales.lines import cart_line, require_whole_units
 from actors.sales.scale_barcodes import parse as parse_scale_barcode
 from actors.sales.settlement import settle
 from actors.sales.totals import cart_totals
@@ -409,5 +409,4 @@ class RegisterActor(Actor):
 
 
 def _check_whole_units(product: ProductView, quantity: int) -> None:
-    if product.unit != "kg" and quantity % 1000:
-        raise ValidationError(f"{product.name} is sold by whole units", quantity=quantity)
+    require_whole_units(product.unit, quantity, f"{product.name} is sold by whole units")

@@ -15,6 +15,7 @@ paper; 100 % gives a line of 0 and 0 % leaves the gross untouched.
 from __future__ import annotations
 
 from actors.sales.errors import InvalidAmountError, InvalidDiscountError, InvalidQuantityError
+from schema.errors import ValidationError
 from schema.messages.catalog import ProductView
 from schema.messages.till import CartLine
 from schema.money import QUANTITY_SCALE, round_half_up
@@ -45,6 +46,12 @@ def line_total(unit_price: int, quantity: int, discount_percent: int) -> int:
     """The line's total after discount, tax included (see the module docstring for the rule)."""
     gross = line_gross(unit_price, quantity)
     return gross - line_discount(gross, discount_percent)
+
+
+def require_whole_units(unit: str, quantity: int, message: str, **details: object) -> None:
+    """Refuse a fraction of a product sold by the unit (a kg product takes any number of grams)."""
+    if unit != "kg" and quantity % QUANTITY_SCALE:
+        raise ValidationError(message, quantity=quantity, **details)
 
 
 def cart_line(line_id: int, product: ProductView, quantity: int, discount_percent: int = 0) -> CartLine:
