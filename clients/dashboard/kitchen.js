@@ -4,15 +4,8 @@
 //
 // Ages are measured on the hub's clock: the snapshot says what time it was there (server_time), so a
 // phone whose clock is a few minutes off still shows the right age.
+import { formatAge as duration } from "/kds/shared.js"; // ages written as the kitchen display writes them
 import { $, h } from "/static/dom.js";
-
-/** Seconds as m:ss, or h:mm:ss from an hour on (as the kitchen display writes ages). */
-export function duration(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  const pad = (n) => String(n).padStart(2, "0");
-  const hours = Math.floor(s / 3600), minutes = Math.floor((s % 3600) / 60);
-  return hours ? `${hours}:${pad(minutes)}:${pad(s % 60)}` : `${minutes}:${pad(s % 60)}`;
-}
 
 export function createKitchen(messages) {
   const t = messages.t.bind(messages);

@@ -14,8 +14,6 @@ import { loadMessages } from "/static/i18n.js";
 import { LiveSocket, bindConnectionBadge } from "/static/live.js";
 import { Toasts, ageLevel, formatAge, formatQuantity } from "/kds/shared.js";
 
-export { ageLevel, formatAge, formatQuantity }; // defined in shared.js, still importable from here
-
 const STATION_KEY = "storehub.kds.station";
 const SOUND_KEY = "storehub.kds.sound";
 

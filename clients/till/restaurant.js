@@ -39,16 +39,11 @@ export function createRestaurant(app, store) {
   const courseNames = app.messages.list("item.course_names");
 
   const r = {
-    store,
     courses: COURSES,
     view: "floor",
 
     get floor() {
       return state.floor;
-    },
-
-    get tipPercent() {
-      return state.floor ? state.floor.tip_percent : 10;
     },
 
     /** The hub's clock now (ms), from the offset measured at the last floor.get: ages agree with it. */
@@ -210,8 +205,5 @@ export function createRestaurant(app, store) {
     /** A product tapped on the grid, or a code scanned, while a tab is on screen. */
     pick: (product) => r.tab.pick(product),
     scan: (code) => r.tab.scan(code),
-    get active() {
-      return r.view === "tab";
-    },
   };
 }
