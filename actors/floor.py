@@ -99,10 +99,6 @@ class FloorCommand:
     command_id: str | None
 
 
-def _ignore(_event: Any) -> None:
-    return None
-
-
 class FloorActor(Actor):
     def __init__(
         self, tenant_id: uuid.UUID, store_id: uuid.UUID, deps: ActorDeps, ask_timeout: float
@@ -157,12 +153,11 @@ class FloorActor(Actor):
         stream = floor_stream(store_id)
         # The stream's position first, then the floor: every event up to ``seq`` is in what is read, and
         # every later one either is too (its rev is not above the state's) or comes next.
-        position = await self.deps.bus.subscribe(tenant_id, stream, _ignore)
-        position.subscription.close()
+        seq, epoch = await self.deps.bus.position(tenant_id, stream)
         async with db.tenant(tenant_id) as session:
             state = await read_floor(session, store_id)
         return msgspec.structs.replace(
-            state, stream=stream, seq=position.seq, epoch=position.epoch, server_time=datetime.now(UTC)
+            state, stream=stream, seq=seq, epoch=epoch, server_time=datetime.now(UTC)
         )
 
     async def _handle(self, command: FloorCommand) -> Any:

@@ -185,10 +185,6 @@ def recalled(ticket: KitchenTicketView) -> KitchenTicketView:
     return msgspec.structs.replace(ticket, state="ready", served_at=None, items=items)
 
 
-def _ignore(_event: Any) -> None:
-    return None
-
-
 # -- the actor ---------------------------------------------------------------------------------------------
 
 
@@ -324,14 +320,13 @@ class KitchenActor(Actor):
     async def _state(self) -> StationState:
         stream = stream_of(self.station_id)
         # The stream's position now; nothing changes the station while this message is handled.
-        position = await self.deps.bus.subscribe(self.tenant_id, stream, _ignore)
-        position.subscription.close()
+        seq, epoch = await self.deps.bus.position(self.tenant_id, stream)
         return StationState(
             station=self.station,
             tickets=sorted(self.tickets.values(), key=lambda t: (t.created_at, str(t.ticket_id))),
             rev=self.rev,
             stream=stream,
-            seq=position.seq,
-            epoch=position.epoch,
+            seq=seq,
+            epoch=epoch,
             server_time=datetime.now(UTC),
         )

@@ -8,10 +8,11 @@ changed (the bus restarted and numbering began again), as Centrifugo does. A *tr
 weight, ten a second) goes to the stream's current listeners only: it takes no sequence number and is
 never replayed, since only the latest one matters.
 
-``LocalBus`` is the embedded implementation; a Redis implementation follows the same contract. Replayed
-events carry their payload as JSON (``msgspec.Raw``), as a Redis stream would hand it back: the window
+``LocalBus`` is the embedded implementation; ``hub.events.redis_bus.RedisBus`` follows the same contract.
+Replayed events carry their payload as JSON (``msgspec.Raw``), as a Redis stream hands it back: the window
 keeps bytes, not object graphs (a full window of 200 tills' carts was 400,000 lists for every full garbage
-collection to walk). Live listeners get the payload object itself.
+collection to walk). Live listeners get the payload object itself (from ``RedisBus``, which hands events
+over through Redis, its JSON as plain values).
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class Bus(Protocol):
         since: int | None = None,
         epoch: str | None = None,
     ) -> SubscribeResult: ...
+
+    async def position(self, tenant_id: uuid.UUID, stream: str) -> tuple[int, str]:
+        """The stream's current ``seq`` and the epoch, without subscribing."""
+        ...
 
 
 class _Stream:
@@ -176,6 +181,10 @@ class LocalBus:
             missed=missed,
             needs_resync=needs_resync,
         )
+
+    async def position(self, tenant_id: uuid.UUID, stream: str) -> tuple[int, str]:
+        found = self._streams.get((tenant_id, stream))
+        return (found.seq if found is not None else 0), self.epoch
 
 
 def _missed(

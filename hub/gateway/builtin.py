@@ -62,7 +62,7 @@ async def subscribe(conn: Connection, msg: Subscribe, command_id: str | None) ->
             )
         )
     start = msg.since if msg.since is not None and not result.needs_resync else result.seq
-    conn.finish_replay(follow, result.missed, start)
+    conn.finish_replay(follow, result.missed, start, result.epoch)
 
 
 @command("unsubscribe", Unsubscribe, kinds=ALL_KINDS)

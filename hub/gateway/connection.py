@@ -35,6 +35,7 @@ class StreamFollow:
     subscription: Subscription | None = None
     ready: bool = False
     last_seq: int = 0
+    epoch: str = ""  # of last_seq: a new epoch (the bus restarted empty) numbers from 1 again
     pending: list[StreamEvent] = field(default_factory=list)
 
 
@@ -73,8 +74,8 @@ class Connection:
                     self.send(_live_text(event))
             elif not follow.ready:
                 follow.pending.append(event)
-            elif event.seq > follow.last_seq:
-                follow.last_seq = event.seq
+            elif event.seq > follow.last_seq or event.epoch != follow.epoch:
+                follow.last_seq, follow.epoch = event.seq, event.epoch
                 self.send(_event_text(event))
 
         return deliver
@@ -84,12 +85,13 @@ class Connection:
         follow = self.follows[stream] = StreamFollow()
         return follow
 
-    def finish_replay(self, follow: StreamFollow, replay: list[StreamEvent], start: int) -> None:
-        """Queue the missed events, then whatever arrived meanwhile, each exactly once and in order."""
-        follow.last_seq = start
+    def finish_replay(self, follow: StreamFollow, replay: list[StreamEvent], start: int, epoch: str) -> None:
+        """Queue the missed events, then whatever arrived meanwhile, each exactly once and in order; an event
+        of another epoch than the subscription's always goes out: the client sees the new epoch, resyncs."""
+        follow.last_seq, follow.epoch = start, epoch
         for event in [*replay, *follow.pending]:
-            if event.seq > follow.last_seq:
-                follow.last_seq = event.seq
+            if event.seq > follow.last_seq or event.epoch != follow.epoch:
+                follow.last_seq, follow.epoch = event.seq, event.epoch
                 self.send(_event_text(event))
         follow.pending.clear()
         follow.ready = True

@@ -242,3 +242,33 @@ async def test_a_reconnecting_client_gets_what_it_missed_or_a_resync(world: Worl
         assert prices == [1100, 1200, 1300]
         stale = await client.call("subscribe", {"stream": "tenant", "since": 1, "epoch": "an-old-epoch"})
         assert stale["type"] == "resync"
+
+
+async def test_events_of_a_new_epoch_reach_a_subscribed_client(world: World) -> None:
+    """The bus restarted empty (Redis lost its keys): numbering starts at 1 again under a new epoch. The
+    socket must pass those on, not drop them as older than what it sent, so the client sees the new epoch."""
+    async with (
+        connect(world, world.a.tokens["owner"]) as socket,
+        connect(world, world.a.tokens["manager"]) as m,
+    ):
+        client, manager = Client(socket), Client(m)
+        await client.recv()
+        await manager.recv()
+        subscribed = await client.call("subscribe", {"stream": "tenant"})
+
+        async def set_price(price: int) -> dict[str, Any]:
+            reply = await manager.call(
+                "catalog.set_price", {"product_id": str(world.a.product_id), "price": price}
+            )
+            assert reply["type"] == "reply", reply
+            return await client.recv()
+
+        first = [await set_price(price) for price in (1100, 1200)]
+        assert [e["seq"] for e in first] == [subscribed["seq"] + 1, subscribed["seq"] + 2]
+        bus = world.services.bus  # the hub is idle between commands: nothing publishes meanwhile
+        bus.epoch = "after-restart"  # what a Redis that came back empty looks like to the gateway
+        for stream in bus._streams.values():
+            stream.seq = 0
+            stream.history.clear()
+        fresh = await set_price(1300)
+        assert (fresh["seq"], fresh["epoch"], fresh["payload"]["price"]) == (1, "after-restart", 1300)
