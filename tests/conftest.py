@@ -1,8 +1,8 @@
 """Fixtures shared by every suite: real Postgres and Redis, migrated databases, ``make_tenant``.
 
 Server fixtures are session-scoped and synchronous (each async step runs in its own short event loop), so
-they work with pytest-asyncio's per-test loops. Tests using them are marked ``postgres`` / ``redis``
-automatically; ``-m "not postgres"`` runs without a Postgres server.
+they work with pytest-asyncio's per-test loops. Tests using them are marked ``postgres`` / ``redis`` /
+``kafka`` automatically; ``-m "not postgres"`` runs without a Postgres server.
 
 * ``pg_server``  admin URL (``postgresql://``) of the server: ``STOREHUB_TEST_PG_URL``, the local one on
   127.0.0.1:5432, or a private one started for the session (see ``tests.support.postgres``).
@@ -12,6 +12,8 @@ automatically; ``-m "not postgres"`` runs without a Postgres server.
 * ``pg_empty_database``  a fresh database (not migrated) for one test, dropped after: ``(admin, name)``.
 * ``sqlite_url`` / ``sqlite_db``  a migrated SQLite file in the test's tmp_path.
 * ``redis_url``  Redis URL with a database number to ourselves; ``redis_prefix`` for keys and channels.
+* ``kafka_url``  bootstrap ``host:port`` of a Kafka-protocol broker (a private Tansu, see
+                 ``tests.support.tansu``): create topics with names of your own. Marked ``kafka``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from hub.db import Database
 from schema.migrate import upgrade
 from tests.support.postgres import create_database, drop_database, postgres_server, url_for
 from tests.support.redis import redis_server
+from tests.support.tansu import kafka_server
 
 _POSTGRES_FIXTURES = {"pg_server", "pg_url", "pg_db", "pg_empty_database"}
 _REDIS_FIXTURES = {"redis_url", "redis_prefix"}
+_KAFKA_FIXTURES = {"kafka_url"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,6 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if names & _REDIS_FIXTURES:
             item.add_marker(pytest.mark.redis)
+        if names & _KAFKA_FIXTURES:
+            item.add_marker(pytest.mark.kafka)
 
 
 # --- Postgres -------------------------------------------------------------------------------------------
@@ -121,3 +127,12 @@ def redis_url() -> Iterator[str]:
 def redis_prefix() -> str:
     """Unique per session: prefix keys and pub/sub channels with it (channels ignore database numbers)."""
     return f"storehub-test-{secrets.token_hex(4)}:"
+
+
+# --- Kafka ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_url() -> Iterator[str]:
+    with kafka_server() as url:
+        yield url
