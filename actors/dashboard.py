@@ -30,11 +30,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from actors.dashboard_load import enrich, load_state, sale_facts
+from actors.dashboard_load import count_event, load_state
 from actors.dashboard_totals import (
     KITCHEN_EVENT,
     SALE_EVENTS,
-    apply,
     changes,
     day_bounds,
     local_day,
@@ -249,24 +248,9 @@ class DashboardActor(Actor):
             log.debug("dashboard %s: could not queue %s", self.tenant_id, type(message).__name__)
 
     async def _apply(self, event: StreamEvent) -> None:
-        payload = (
-            event.payload
-            if not isinstance(event.payload, msgspec.Struct)
-            else msgspec.to_builtins(event.payload)
+        changed = await count_event(
+            self.service.db, self.tenant_id, self.state, event.event, event.payload, self.tz
         )
-        if event.event in SALE_EVENTS:
-            if str(payload["sale_id"]) in self.state["sales"]:
-                return  # counted already: skip the query too
-            facts = await sale_facts(self.service.db, self.tenant_id, uuid.UUID(str(payload["sale_id"])))
-            if facts is None:
-                log.warning(
-                    "dashboard %s: sale %s of an event is not in the database",
-                    self.tenant_id,
-                    payload["sale_id"],
-                )
-                return
-            payload = enrich(payload, facts)
-        changed = apply(self.state, event.event, payload, self.tz)
         if not changed:
             return
         self.dirty |= changed

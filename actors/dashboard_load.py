@@ -13,18 +13,22 @@ The SQL helpers (``bucket``, ``sale_tax``) are portable: ``hub.http.reports`` us
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import BigInteger, ColumnElement, and_, case, false, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.dashboard_totals import (
     HOURS,
     MAX_REJECTIONS,
+    SALE_EVENTS,
+    apply,
     cash_entry,
     count_product,
     count_sales,
@@ -61,6 +65,8 @@ from schema.models import (
 )
 
 # The live state of a device whose DeviceActor runs on this node (None: not running, so not connected).
+log = logging.getLogger("actors.dashboard")
+
 DeviceStatus = Callable[[uuid.UUID, uuid.UUID], Awaitable[DeviceStatusView | None]]
 DEVICE_KINDS = ("printer", "scale", "drawer")
 OPEN_TICKETS = ("new", "in_progress", "ready")
@@ -417,3 +423,24 @@ def enrich(sale: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     lines = [{**line, **extra} for line, extra in zip(sale.get("lines", ()), facts["lines"], strict=True)]
     merged = {key: facts[key] for key in ("cost", "register_name", "fiscal_status", "stock")}
     return {**sale, **merged, "lines": lines}
+
+
+async def count_event(
+    db: Database, tenant_id: uuid.UUID, state: MutableMapping[str, Any], event: str, payload: Any, tz: tzinfo
+) -> set[str]:
+    """Count one ``tenant`` stream event in ``state`` (a dict in the hub, a faust Table in the worker);
+    returns the sections it changed. A sale event is enriched first (one query), unless it is counted
+    already; a sale the database does not have is logged and skipped."""
+    if isinstance(payload, msgspec.Struct):
+        payload = msgspec.to_builtins(payload)
+    if event in SALE_EVENTS:
+        if str(payload["sale_id"]) in state["sales"]:
+            return set()  # counted already: skip the query too
+        facts = await sale_facts(db, tenant_id, uuid.UUID(str(payload["sale_id"])))
+        if facts is None:
+            log.warning(
+                "dashboard %s: sale %s of an event is not in the database", tenant_id, payload["sale_id"]
+            )
+            return set()
+        payload = enrich(payload, facts)
+    return apply(state, event, payload, tz)

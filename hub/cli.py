@@ -1,4 +1,4 @@
-"""The ``storehub`` command: serve, migrate, seed-demo, create-tenant, create-user.
+"""The ``storehub`` command: serve, worker, migrate, seed-demo, create-tenant, create-user.
 
 Every command reads its settings from ``STOREHUB_*`` environment variables (see ``hub.settings``). Errors
 print one clear line on stderr and exit 2, never a traceback.
@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         "demo store's virtual scale and printer with their device agent (/simdevices/)",
     )
     serve.set_defaults(run=_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the scaled mode's pipelines (fiscal, dashboard aggregates, stock alerts) on the Kafka "
+        "event stream at STOREHUB_KAFKA_URL (a faust-streaming app)",
+    )
+    worker.add_argument("--web-host", default="127.0.0.1", help="address of the worker's status pages")
+    worker.add_argument("--web-port", type=int, default=6066, help="port of the worker's status pages")
+    worker.set_defaults(run=_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
@@ -165,6 +174,16 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     )
     print(f"user {args.username} created in {args.tenant}: id {user_id}")
     return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.worker.app import run
+
+    if "STOREHUB_SECRET_KEY" not in os.environ:
+        # The worker opens the sealed certificates and CAFs: it needs the hub's key, not a random one.
+        raise ValidationError("storehub worker needs STOREHUB_SECRET_KEY, the same as the hub nodes'")
+    print(f"Storehub worker on {settings.kafka_url}  (status http://{args.web_host}:{args.web_port}/health/)")
+    return run(settings, web_host=args.web_host, web_port=args.web_port, loglevel=settings.log_level.lower())
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -90,7 +90,11 @@ class FiscalService:
         self.wake(tenant_id)
 
     def wake(self, tenant_id: uuid.UUID) -> None:
-        """Tell the tenant's pipeline there may be work; never blocks (a full mailbox already has wakes)."""
+        """Tell the tenant's pipeline there may be work; never blocks (a full mailbox already has wakes).
+
+        Only where the pipeline runs (started): a scaled hub node leaves it to ``storehub worker``."""
+        if self.http is None:
+            return
         with contextlib.suppress(MailboxFull):
             self.ref(tenant_id).tell_nowait(Wake())
 

@@ -30,7 +30,10 @@ from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.db import Database
 from hub.devices import DeviceService
 from hub.events.bus import Bus, LocalBus
+from hub.events.kafka_stream import KafkaEventStream
 from hub.events.outbox import OutboxRelay
+from hub.events.redis_bus import RedisBus
+from hub.events.stream import EventStream
 from hub.fiscal import FiscalService
 from hub.live_metrics import live_samples
 from hub.metrics import HttpMetrics, MetricsRegistry, Sample
@@ -56,6 +59,7 @@ class Services:
         self,
         settings: Settings,
         *,
+        role: str = "hub",
         db: Database | None = None,
         redis: Redis | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -84,9 +88,15 @@ class Services:
         if self.redis is not None:
             self.add_component("redis", stop=self.redis.aclose)
         self.metrics.register_collector(self._db_pool_samples)
-        # Live path: bus (in-process when embedded), outbox relay feeding it, actors, open sockets.
-        self.bus: Bus = LocalBus()
-        self.relay = OutboxRelay(self.db, self.bus)
+        # Live path: bus (in-process when embedded, Redis between hub nodes), outbox relay feeding it (and
+        # the Kafka event stream when scaled), actors, open sockets.
+        self.role = role
+        self.bus: Bus = LocalBus() if self.redis is None else RedisBus(self.redis)
+        self.event_stream: EventStream | None = None
+        if settings.kafka_url:
+            self.event_stream = KafkaEventStream(settings.kafka_url)
+            self.add_component("event-stream", start=self.event_stream.start, stop=self.event_stream.stop)
+        self.relay = OutboxRelay(self.db, self.bus, stream=self.event_stream)
         self.db.after_outbox_commit = self.relay.committed
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
         self.fiscal = FiscalService(settings, self.db, self.actors)
@@ -94,14 +104,24 @@ class Services:
         self.devices = DeviceService(self)
         self.dashboards = Dashboards(self.actors, self.db, self.bus)  # the owners' live figures
         self.actor_deps = ActorDeps(
-            db=self.db, bus=self.bus, documents_made=self.fiscal.wake, printable=self.devices.printable
+            db=self.db,
+            bus=self.bus,
+            # Scaled, the worker runs the pipeline: it learns of new documents from the event stream.
+            documents_made=self.fiscal.wake if self.runs_fiscal else lambda _tenant_id: None,
+            printable=self.devices.printable,
         )
         self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
         self.add_component("actors", start=self.actors.start, stop=self.actors.stop)
         self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
-        self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
+        if self.runs_fiscal:
+            self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
         self.add_component("devices", stop=self.devices.stop)
         self.metrics.register_collector(lambda: live_samples(self))
+
+    @property
+    def runs_fiscal(self) -> bool:
+        """The fiscal pipeline runs in the hub when embedded, in ``storehub worker`` when scaled (Kafka)."""
+        return self.role == "worker" or not self.settings.kafka_url
 
     def add_component(self, name: str, *, start: Hook | None = None, stop: Hook | None = None) -> None:
         if self.running:

@@ -69,8 +69,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 ENV_VARS: dict[str, str] = {
     "STOREHUB_DATABASE_URL": "SQLAlchemy URL. Default `sqlite+aiosqlite:///./var/storehub.db`; "
     "production: `postgresql+asyncpg://user@host/db`",
-    "STOREHUB_REDIS_URL": "Redis URL for fan-out between hub nodes and login rate limits. Empty: in-process",
-    "STOREHUB_KAFKA_URL": "Kafka bootstrap servers for the event stream. Empty: in-process relay",
+    "STOREHUB_REDIS_URL": "Redis URL: the bus between hub nodes (live fan-out, replay window) and login rate "
+    "limits. Empty: in-process",
+    "STOREHUB_KAFKA_URL": "Kafka bootstrap servers: every committed event also goes to topic "
+    "`storehub.events` (keyed by tenant) and the fiscal pipeline moves to `storehub worker`. "
+    "Empty: in-process",
     "STOREHUB_SECRET_KEY": "Secret for signing and encryption at rest (32+ chars). Empty: a random one per "
     "process (sessions end on restart), fine only for the demo",
     "STOREHUB_HOST": "Address `serve` binds. Default `127.0.0.1`",
