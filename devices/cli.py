@@ -1,4 +1,4 @@
-"""``storehub devices`` (the in-store agent) and ``storehub sim scale|printer`` (the virtual devices)."""
+"""``storehub devices`` (the in-store agent), ``storehub sim scale|printer|devices`` (the virtual devices)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,24 @@ def add_sim_devices(simulators: Any) -> None:
     printer.add_argument("--paper", type=int, choices=[80, 58], default=80, help="paper width in mm")
     printer.add_argument("--jobs-dir", type=Path, metavar="DIR", help="write each job as .bin, .txt and .png")
     printer.set_defaults(run=_run_printer)
+    demo = simulators.add_parser(
+        "devices",
+        help="the demo store's virtual scale and printer, driven by the device agent connected to a hub",
+        description="What `storehub serve --simulators` runs beside its hub, for a hub that runs elsewhere "
+        "(the scaled stack's devices service): a virtual Toledo scale on a pseudo-terminal, a virtual "
+        "ESC/POS printer on 127.0.0.1 and the real device agent driving both. The agent's token is made in "
+        "the database (STOREHUB_DATABASE_URL) for the demo store: run `storehub seed-demo` first. Exits "
+        "with 2 when there is no demo store.",
+    )
+    demo.add_argument("--hub", required=True, metavar="URL", help="the hub (or its load balancer)")
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/demo-agent"),
+        metavar="DIR",
+        help="the agent's configuration and journal (default var/demo-agent)",
+    )
+    demo.set_defaults(run=_run_demo_devices)
 
 
 def _logging() -> None:
@@ -73,3 +91,11 @@ def _run_printer(settings: Any, args: argparse.Namespace) -> int:
     width = 576 if args.paper == 80 else 384
     asyncio.run(run_virtual_printer(args.host, args.port, width, args.jobs_dir))
     return 0
+
+
+def _run_demo_devices(settings: Any, args: argparse.Namespace) -> int:
+    # The demo's devices are the hub's seed data: the agent's token is minted in the hub's database.
+    from hub.seed.demo_devices import DemoDevices
+
+    _logging()
+    return asyncio.run(DemoDevices(settings.database_url, args.hub, args.state_dir).run())

@@ -4,9 +4,10 @@
 #   postgresql redis-server: the test fixtures start private servers when none listens
 #   chromium chromium-driver: the browser tests (tests/clients/) drive the real pages with it
 #   xmlsec1 openssl: independent verifiers of our XML signatures and TED stamps (tests/fiscal/)
+#   nginx: tests/test_compose.py runs compose.yaml's load balancer configuration in a real nginx
 set -euo pipefail
 packages=(build-essential pkg-config libxml2-dev libxslt1-dev libxmlsec1-dev libxmlsec1-openssl
-          postgresql redis-server chromium chromium-driver xmlsec1 openssl)
+          postgresql redis-server chromium chromium-driver xmlsec1 openssl nginx)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

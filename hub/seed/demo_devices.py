@@ -1,10 +1,12 @@
 """The demo's in-store devices: a virtual Toledo scale on a pseudo-terminal, a virtual ESC/POS printer on TCP
 and the real device agent driving both, connected to this hub like a store's agent would be.
 
-They run in a side thread with its own event loop (``storehub serve --simulators``). The demo's agent gets a
-fresh token at every start (only its hash is stored, so the last one cannot be read back) and a TOML
-configuration under ``var/demo-agent/``. ``/simdevices/`` shows what the printer printed and lets a
-presenter put weight on the scale or take the paper out.
+They run in a side thread with its own event loop (``storehub serve --simulators``), or in the foreground
+beside a hub that runs elsewhere (``storehub sim devices --hub URL``, the scaled stack's ``devices``
+service). The demo's agent gets a fresh token at every start (only its hash is stored, so the last one
+cannot be read back) and a TOML configuration under ``var/demo-agent/``. With ``serve --simulators``,
+``/simdevices/`` shows what the printer printed and lets a presenter put weight on the scale or take the
+paper out.
 """
 
 from __future__ import annotations
@@ -91,17 +93,22 @@ class DemoDevices:
         self.printer: VirtualPrinter | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
+        self._in_hub = False
 
     def start(self, timeout: float = 15.0) -> None:
+        """In a side thread of the hub's process (``storehub serve --simulators``)."""
+        self._in_hub = True
         threading.Thread(target=self._thread, name="demo-devices", daemon=True).start()
         if not self._ready.wait(timeout):
             log.warning("the demo devices did not start within %g s", timeout)
 
     def _thread(self) -> None:
-        asyncio.run(self._main())
+        asyncio.run(self.run())
 
-    async def _main(self) -> None:
-        from devices.agent.main import run_agent
+    async def run(self) -> int:
+        """Start the virtual devices and run the agent until it ends: the agent's exit code, or
+        ``EXIT_UNUSABLE`` when there is no demo store to drive (``storehub seed-demo`` makes it)."""
+        from devices.agent.main import EXIT_UNUSABLE, run_agent
 
         self.loop = asyncio.get_running_loop()
         try:
@@ -116,14 +123,16 @@ class DemoDevices:
             self._ready.set()
         if prepared is None:
             log.warning("no demo store with a scale and a printer: run `storehub seed-demo` first")
-            return
+            return EXIT_UNUSABLE
         token, config = prepared
+        # The controls page is served by the hub that started these devices in its own process only.
+        page = f"  (see {self.hub_url}/simdevices/)" if self._in_hub else ""
         print(
             f"Virtual scale on {scale.path}, virtual printer on 127.0.0.1:{self.printer.port}, "
-            f"device agent connected to {self.hub_url}  (see {self.hub_url}/simdevices/)",
+            f"device agent connected to {self.hub_url}{page}",
             flush=True,
         )
-        await run_agent(self.hub_url, token, config)
+        return await run_agent(self.hub_url, token, config)
 
     # -- called from the hub's thread --------------------------------------------------------------------
 
