@@ -6,6 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from hub.events.bus import LocalBus
+from hub.events.kafka_stream import KafkaEventStream
+from hub.events.redis_bus import RedisBus
 from hub.services import Services
 from tests.hub.conftest import make_settings
 
@@ -61,3 +64,26 @@ async def test_a_failing_stop_does_not_keep_others_running(sqlite_url: str) -> N
     await services.start()
     await services.stop()
     assert rec.calls == ["start one", "start two", "stop two", "stop one"]
+
+
+async def test_the_scaled_mode_picks_the_redis_bus_the_event_stream_and_leaves_fiscal_to_the_worker(
+    sqlite_url: str, redis_url: str
+) -> None:
+    embedded = Services(make_settings(sqlite_url))
+    assert isinstance(embedded.bus, LocalBus) and embedded.relay.stream is None
+    assert "fiscal" in embedded.components and embedded.runs_fiscal
+
+    settings = make_settings(sqlite_url, redis_url=redis_url, kafka_url="127.0.0.1:9092")
+    hub, worker = Services(settings), Services(settings, role="worker")
+    for services in (hub, worker):
+        assert isinstance(services.bus, RedisBus)
+        assert isinstance(services.relay.stream, KafkaEventStream)
+        assert services.components.index("event-stream") < services.components.index("relay")
+    assert "fiscal" not in hub.components and not hub.runs_fiscal
+    assert "fiscal" in worker.components and worker.runs_fiscal
+    # A scaled node's sales do not wake a pipeline here: the worker hears of them from the event stream.
+    assert embedded.actor_deps.documents_made == embedded.fiscal.wake
+    assert worker.actor_deps.documents_made == worker.fiscal.wake
+    assert hub.actor_deps.documents_made != hub.fiscal.wake
+    for services in (embedded, hub, worker):
+        await services.stop()

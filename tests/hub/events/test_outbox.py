@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,18 +14,6 @@ from hub.db import Database
 from hub.events.bus import LocalBus, StreamEvent
 from hub.events.outbox import OutboxRelay, emit
 from schema.models import OutboxEvent
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    yield database
-    await database.dispose()
 
 
 async def new_tenant(db: Database) -> uuid.UUID:

@@ -7,40 +7,21 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from hub.admin import create_tenant
 from hub.db import Database
 from hub.events.bus import LocalBus, StreamEvent
 from hub.events.kafka_stream import KafkaEventStream
 from hub.events.outbox import OutboxRelay, emit
 from hub.events.stream import EventRecord, EventStream, LocalEventStream, decode_record
 from schema.models import OutboxEvent
+from tests.hub.events.test_outbox import new_tenant
 from tests.support.kafka import Fetched, read_topic
 from tests.support.tansu import Tansu, tansu_broker
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    yield database
-    await database.dispose()
-
-
-async def new_tenant(db: Database) -> uuid.UUID:
-    made = await create_tenant(
-        db, slug=f"t-{uuid.uuid4().hex[:10]}", name="T", country="CL", tax_id="76086428-5"
-    )
-    return made.tenant_id
 
 
 async def write(db: Database, tenant_id: uuid.UUID, count: int, label: str = "") -> None:
