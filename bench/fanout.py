@@ -2,6 +2,7 @@
 
     python bench/fanout.py --sockets 500 --sales 100      # starts a hub on a fresh Postgres database
     python bench/fanout.py --sockets 500 --kds-share 0    # dashboards only
+    python bench/fanout.py --sockets 1000 --nodes 2       # two scaled hub nodes sharing Redis
 
 N live screens on one hub node: owner dashboards following the tenant's stream (``tenant``) and, for
 ``--kds-share`` of them (half by default), kitchen displays following a station (``kitchen:<id>``). One till
@@ -11,6 +12,10 @@ checkout. Each dashboard's ``SaleCompleted`` is timed from the moment the till s
 publishing its event. Figures: p50 / p99 / max over every (round, socket) delivery and over each round's
 *last* socket, for both kinds together and apart, and from the till's answer (the sale committed) to the
 last dashboard.
+
+``--nodes N`` (N >= 2) starts N hub nodes in the scaled mode, sharing the database and Redis (the bus
+between them): the till works on node 1 and the screens are spread over every node, so most of them hear of
+the sale through Redis.
 
 The baseline, measured in the same run: a bare Litestar WebSocket app served by uvicorn that forwards what
 one socket sends to every connected socket (bench/echo_app.py ``/fan``), with the same number of sockets.
@@ -41,6 +46,7 @@ from bench.till_load import (  # noqa: E402
     free_port,
     percentile,
     prepare_database,
+    start_hubs,
     start_server,
     summary,
     wait_http,
@@ -208,6 +214,10 @@ async def main() -> None:
     parser.add_argument(
         "--kds-share", type=float, default=0.5, help="part of the sockets that are kitchen displays (0..1)"
     )
+    parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, sharing Redis)")
+    parser.add_argument(
+        "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     parser.add_argument(
         "--pg",
         default=os.environ.get("STOREHUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -219,26 +229,21 @@ async def main() -> None:
         owner, kitchen, station, store = await screen_tokens(db_url)
         kds_sockets = round(args.sockets * min(max(args.kds_share, 0.0), 1.0))
         dash_sockets = args.sockets - kds_sockets
-        port, echo_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
-        env |= {
-            "STOREHUB_DATABASE_URL": db_url,
-            "STOREHUB_LOG_LEVEL": "WARNING",
-            "STOREHUB_DB_POOL_SIZE": "20",
-        }
-        hub = start_server(["-m", "hub.cli", "serve", "--port", str(port)], env)
-        processes.append(hub)
+        echo_port = free_port()
+        hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None)
+        processes += [hub for hub, _ in hubs]
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
                              "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
         processes.append(echo)
-        await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
+        for hub, port in hubs:
+            await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
         await wait_http(f"http://127.0.0.1:{echo_port}/nothing", echo)
+        urls = [f"ws://127.0.0.1:{port}/ws" for _, port in hubs]
 
         base_every, base_last = await baseline(
             f"ws://127.0.0.1:{echo_port}/fan", args.sockets, args.sales, args.interval
         )
 
-        url = f"ws://127.0.0.1:{port}/ws"
         sale_arrivals: dict[int, list[float]] = defaultdict(list)
         order_arrivals: dict[int, list[float]] = defaultdict(list)
         ready, count = asyncio.Event(), [0]
@@ -246,14 +251,22 @@ async def main() -> None:
         screens += [Screen(f"kitchen:{station}", order_arrivals) for _ in range(kds_sockets)]
         tasks = [
             asyncio.create_task(
-                screen.follow(url, kitchen if screen.kitchen else owner, ready, count, args.sockets)
+                screen.follow(
+                    urls[n % len(urls)], kitchen if screen.kitchen else owner, ready, count, args.sockets
+                )
             )
-            for screen in screens
+            for n, screen in enumerate(screens)
         ]
         await asyncio.wait_for(ready.wait(), 120)
         await asyncio.sleep(1)  # every subscription answered
         rounds = await till(
-            url, cashier, registers[0], barcodes[0], args.sales, args.interval, store if kds_sockets else None
+            urls[0],
+            cashier,
+            registers[0],
+            barcodes[0],
+            args.sales,
+            args.interval,
+            store if kds_sockets else None,
         )
         await asyncio.sleep(2)
         for task in tasks:
@@ -271,6 +284,7 @@ async def main() -> None:
             process.wait(timeout=20)
 
     result = {
+        "nodes": args.nodes,
         "sockets": args.sockets,
         "dashboard_sockets": dash_sockets,
         "kds_sockets": kds_sockets,

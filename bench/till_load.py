@@ -2,11 +2,17 @@
 
     python bench/till_load.py --tills 200 --seconds 60           # starts a hub on a fresh Postgres database
     python bench/till_load.py --tills 50 --url ws://host:8000/ws --token shk_...  # an existing hub
+    python bench/till_load.py --tills 200 --nodes 2              # one node, then two, in the same run
 
 Each simulated till opens its cash session, then scans one barcode per second (``cart.add``) and checks
 out about every tenth scan (card, exact amount), over its own WebSocket. The baseline is a bare Litestar
 WebSocket echo served by uvicorn, driven the same way in the same run. The last line printed is one JSON
 object with every figure, so runs can be compared.
+
+``--nodes N`` (N >= 2) starts N hub nodes in the scaled mode (sharing the database and Redis, the bus between
+them) and runs the same load twice in the same run: every till on node 1, then the tills spread over the N
+nodes. It prints both sets of figures and the ratio of their sales per second. ``--scan-interval`` below one
+second pushes the load toward what the machine can take, which is what the comparison is about.
 """
 
 from __future__ import annotations
@@ -170,7 +176,7 @@ class Till:
             if future is not None and not future.done():
                 future.set_result(frame)
 
-    async def run(self, until: float, rng: random.Random, measure_from: float) -> None:
+    async def run(self, until: float, rng: random.Random, measure_from: float, interval: float = 1.0) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
         async with websockets.connect(self.url, additional_headers=headers, max_queue=None) as socket:
             await socket.recv()  # welcome
@@ -208,7 +214,7 @@ class Till:
                             total = 0
                         else:
                             self.figures.error(answer["code"])
-                    await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+                    await asyncio.sleep(max(0.0, interval - (time.monotonic() - tick)))
             finally:
                 reader.cancel()
 
@@ -236,6 +242,60 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def start_hubs(db_url: str, nodes: int, redis_url: str | None) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """``nodes`` hub processes on one database; with ``redis_url`` they are scaled nodes sharing its bus."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
+    env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING", "STOREHUB_DB_POOL_SIZE": "20"}
+    if redis_url:
+        env["STOREHUB_REDIS_URL"] = redis_url
+    hubs = []
+    for _ in range(nodes):
+        port = free_port()
+        hubs.append((start_server(["-m", "hub.cli", "serve", "--port", str(port)], env), port))
+    return hubs
+
+
+async def load(
+    urls: list[str], token: str, registers: list[str], barcodes: list[str], args: argparse.Namespace
+) -> tuple[Figures, float]:
+    """The tills' load, till n on ``urls[n % len(urls)]``: figures after the warm-up, and its seconds."""
+    figures = Figures()
+    started = time.monotonic() + args.warmup  # actors start and caches fill before we measure
+    until = started + args.seconds
+    tills = [
+        Till(
+            urls[n % len(urls)], token, registers[n % len(registers)], barcodes, figures, args.checkout_ratio
+        )
+        for n in range(args.tills)
+    ]
+    await asyncio.gather(
+        *(t.run(until, random.Random(n), started, args.scan_interval) for n, t in enumerate(tills))
+    )
+    return figures, time.monotonic() - started
+
+
+def figures_of(figures: Figures, elapsed: float) -> dict[str, Any]:
+    return {
+        "seconds": round(elapsed, 1),
+        "scan_ms": summary(figures.scan_ms),
+        "checkout_ms": summary(figures.checkout_ms),
+        "scans": len(figures.scan_ms),
+        "sales": figures.sales,
+        "sales_per_s": round(figures.sales / elapsed, 2),
+        "errors": sum(figures.errors.values()),
+        "error_codes": figures.errors,
+    }
+
+
+def show(title: str, result: dict[str, Any]) -> None:
+    codes = result["error_codes"] or ""
+    print(f"{title}: {result['seconds']} s, {result['scans']} scans, {result['sales']} sales "
+          f"({result['sales_per_s']}/s), errors {result['errors']} {codes}")  # fmt: skip
+    for label, key in (("scan round trip", "scan_ms"), ("checkout", "checkout_ms")):
+        s = result[key]
+        print(f"  {label:<16} p50 {s['p50']:8.2f} ms  p99 {s['p99']:8.2f} ms  max {s['max']:8.2f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,6 +304,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5, help="seconds at the start not measured")
     parser.add_argument("--checkout-ratio", type=float, default=0.1, help="chance of a checkout after a scan")
+    parser.add_argument("--scan-interval", type=float, default=1.0, help="seconds between a till's scans")
+    parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, compared with one)")
+    parser.add_argument(
+        "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     parser.add_argument("--url", help="ws://.../ws of a running hub (needs --token and --registers)")
     parser.add_argument("--token")
     parser.add_argument("--registers", help="comma-separated register ids for --url")
@@ -255,20 +320,18 @@ async def main() -> None:
     args = parser.parse_args()
     rng = random.Random(1)
     processes: list[subprocess.Popen[bytes]] = []
+    runs: list[tuple[str, Figures, float]] = []
     try:
         if args.url:
-            url, token = args.url, args.token
+            urls, token = [args.url], args.token
             registers, barcodes = args.registers.split(","), args.barcodes.split(",")
         else:
             db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills)
-            port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
-            env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING",
-                    "STOREHUB_DB_POOL_SIZE": "20"}  # fmt: skip
-            hub = start_server(["-m", "hub.cli", "serve", "--port", str(port)], env)
-            processes.append(hub)
-            await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
-            url = f"ws://127.0.0.1:{port}/ws"
+            hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None)
+            processes += [hub for hub, _ in hubs]
+            for hub, port in hubs:
+                await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
+            urls = [f"ws://127.0.0.1:{port}/ws" for _, port in hubs]
         echo_port = free_port()
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
                              "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
@@ -283,44 +346,39 @@ async def main() -> None:
         await asyncio.gather(*(echo_client(f"ws://127.0.0.1:{echo_port}/ws", until, rng, baseline)
                                for _ in range(args.tills)))  # fmt: skip
 
-        figures = Figures()
-        started = time.monotonic() + args.warmup  # actors start and caches fill before we measure
-        until = started + args.seconds
-        tills = [
-            Till(url, token, registers[n % len(registers)], barcodes, figures, args.checkout_ratio)
-            for n in range(args.tills)
-        ]
-        await asyncio.gather(*(t.run(until, random.Random(n), started) for n, t in enumerate(tills)))
-        elapsed = time.monotonic() - started
+        if len(urls) > 1:
+            runs.append(("one node", *await load(urls[:1], token, registers, barcodes, args)))
+        runs.append(
+            (
+                f"{len(urls)} nodes" if len(urls) > 1 else "hub",
+                *await load(urls, token, registers, barcodes, args),
+            )
+        )
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
 
+    _, figures, elapsed = runs[-1]
     result = {
         "tills": args.tills,
-        "seconds": round(elapsed, 1),
+        "nodes": len(urls),
         "warmup_seconds": args.warmup,
-        "scan_ms": summary(figures.scan_ms),
-        "checkout_ms": summary(figures.checkout_ms),
-        "scans": len(figures.scan_ms),
-        "sales": figures.sales,
-        "sales_per_s": round(figures.sales / elapsed, 2),
-        "errors": sum(figures.errors.values()),
-        "error_codes": figures.errors,
+        "scan_interval_s": args.scan_interval,
+        **figures_of(figures, elapsed),
         "echo_ms": summary(baseline.scan_ms),
         "scan_p99_vs_echo_p99": round(percentile(figures.scan_ms, 99) / percentile(baseline.scan_ms, 99), 2),
         "load_generator_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    print(f"tills {args.tills}, {result['seconds']} s, {result['scans']} scans, {figures.sales} sales "
-          f"({result['sales_per_s']}/s), errors {result['errors']} {figures.errors or ''}")  # fmt: skip
-    for label, key in (
-        ("scan round trip", "scan_ms"),
-        ("checkout", "checkout_ms"),
-        ("echo baseline", "echo_ms"),
-    ):
-        s = result[key]
-        print(f"{label:<16} p50 {s['p50']:8.2f} ms  p99 {s['p99']:8.2f} ms  max {s['max']:8.2f} ms")
+    if len(runs) > 1:
+        one = figures_of(runs[0][1], runs[0][2])
+        result["one_node"] = one
+        result["sales_per_s_vs_one_node"] = round(result["sales_per_s"] / max(one["sales_per_s"], 0.01), 2)
+    print(f"tills {args.tills}, nodes {len(urls)}")
+    for title, run_figures, run_elapsed in runs:
+        show(title, figures_of(run_figures, run_elapsed))
+    s = result["echo_ms"]
+    print(f"  {'echo baseline':<16} p50 {s['p50']:8.2f} ms  p99 {s['p99']:8.2f} ms  max {s['max']:8.2f} ms")
     print(json.dumps(result, sort_keys=True))
 
 
