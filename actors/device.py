@@ -56,6 +56,9 @@ class AgentLink(Protocol):
 Renderer = Callable[[uuid.UUID, PrintJob, dict[str, Any]], Awaitable[bytes]]
 # Hands a scale's reading to the register it is bound to.
 ReadingForwarder = Callable[[uuid.UUID, uuid.UUID, ScaleReading], Awaitable[None]]
+# Starts hearing the back office's changes to the tenant's devices made on any hub node (they come as
+# ``Reload``); returns the call that stops it.
+Follow = Callable[[uuid.UUID, uuid.UUID], Awaitable[Callable[[], None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class DeviceDeps:
     bus: Bus
     render: Renderer
     forward_reading: ReadingForwarder
+    follow: Follow | None = None
 
 
 def device_address(tenant_id: uuid.UUID, device_id: uuid.UUID) -> str:
@@ -135,8 +139,13 @@ class DeviceActor(Actor):
         self.status = _Status()
         self.queue = _Queue()
         self.readings = 0
+        self._unfollow: Callable[[], None] | None = None
 
     async def on_start(self) -> None:
+        if self.deps.follow is not None:
+            # Follow first, then load: a change committed in between is reloaded once more, never missed.
+            # (A crashed incarnation's hold is the same one: the next holds it again, changing nothing.)
+            self._unfollow = await self.deps.follow(self.tenant_id, self.device_id)
         await self._load_row()
         if self.kind == "printer":
             for job in await open_jobs(self.deps.db, self.tenant_id, self.device_id):
@@ -152,6 +161,11 @@ class DeviceActor(Actor):
             self.kind, self.name, self.register_id = row.kind, row.name, row.register_id
             self.config: dict[str, Any] = dict(row.config or {})
             self.revoked = row.revoked_at is not None
+
+    async def on_stop(self) -> None:
+        unfollow, self._unfollow = self._unfollow, None
+        if unfollow is not None:
+            unfollow()
 
     async def receive(self, message: object) -> object:
         match message:

@@ -6,7 +6,11 @@
   in a task of its own. A job of a sale is queued once (a resent command finds it); a precuenta every time.
 * ``render`` turns a job into ESC/POS bytes when its DeviceActor asks (``hub.receipts``).
 * ``device_changed`` / ``revoked``: the back office changed a device; its actor reloads, and a revoked
-  device's own socket is closed at once (4401), so a revoked agent stops driving anything.
+  device's own socket is closed at once (4401), so a revoked agent stops driving anything. The node that
+  made the change calls them, and ``announce`` writes the notice every other hub node acts on the same way
+  (``hub.device_control``): a device's socket and actor may be on another node than the back office.
+  This node listens to a tenant's notices while it holds device state of it: its device sockets (the
+  gateway holds for each), its DeviceActors (each holds before it loads its row) and the printer lookups.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.device import DeviceActor, DeviceDeps, EnqueueJob, Reload, device_address
 from actors.print_jobs import jobs_of_source
 from actors.register import TillCommand
-from actors.runtime import ActorRef, Props
+from actors.runtime import ActorError, ActorRef, Props
 from hub.auth.principal import Principal
+from hub.device_control import DeviceControl
+from hub.events.outbox import emit
+from schema.errors import UnavailableError
+from schema.messages.device_notices import DEVICES_STREAM, DeviceChanged, DeviceNotice, DeviceRevoked
 from schema.messages.till import ScaleReading
 from schema.models import Device, PrintJob
 from schema.models.identity import Role
@@ -35,15 +45,23 @@ log = logging.getLogger("hub.devices")
 CLOSE_REVOKED = 4401
 # Printed every time they are asked for (a table's precuenta changes as the tab does), never deduplicated.
 REPEATABLE_KINDS = frozenset({"prebill"})
+_PRINTERS = "printer lookups"  # the holder of a tenant's notices for the printer cache
 
 
 class DeviceService:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.deps = DeviceDeps(
-            db=services.db, bus=services.bus, render=self.render, forward_reading=self.forward_reading
+            db=services.db,
+            bus=services.bus,
+            render=self.render,
+            forward_reading=self.forward_reading,
+            follow=self.follow_device,
         )
+        self.control = DeviceControl(services.bus, self._heard)
         self._printers: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
+        # Bumped by every change of a tenant's devices: a printer looked up meanwhile is not cached.
+        self._generations: dict[uuid.UUID, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def ref(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> ActorRef:
@@ -56,6 +74,7 @@ class DeviceService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.control.stop()
 
     # -- printing ------------------------------------------------------------------------------------
 
@@ -106,6 +125,9 @@ class DeviceService:
     async def printer_of(self, tenant_id: uuid.UUID, register_id: uuid.UUID) -> uuid.UUID | None:
         key = (tenant_id, register_id)
         if key not in self._printers:
+            # Listen first, then look: a binding changed on another node from now on drops what is found.
+            listening = await self._listen(tenant_id, _PRINTERS)
+            generation = self._generations.get(tenant_id, 0)
             async with self.services.db.tenant(tenant_id) as session:
                 found = (
                     await session.execute(
@@ -119,6 +141,8 @@ class DeviceService:
                         .limit(1)
                     )
                 ).scalar_one_or_none()
+            if not listening or self._generations.get(tenant_id, 0) != generation:
+                return found  # it may be stale by now: not kept
             self._printers[key] = found
         return self._printers[key]
 
@@ -140,19 +164,60 @@ class DeviceService:
 
     # -- back-office changes -------------------------------------------------------------------------
 
+    def announce(self, session: AsyncSession, kind: type[DeviceNotice], device_id: uuid.UUID) -> None:
+        """Tell every hub node, once ``session`` commits, what changed (this one acts on it itself)."""
+        emit(session, DEVICES_STREAM, kind.__name__, self.control.notice(kind, device_id))
+
     def device_changed(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> None:
         self._printers = {k: v for k, v in self._printers.items() if k[0] != tenant_id}
+        self._generations[tenant_id] = self._generations.get(tenant_id, 0) + 1
         ref = self.services.actors.lookup(device_address(tenant_id, device_id))
         if ref is not None:
-            ref.tell_nowait(Reload())
+            try:
+                ref.tell_nowait(Reload())
+            except ActorError as exc:  # a full mailbox: it may act on the old row until it next loads
+                log.warning(
+                    "device %s of tenant %s could not be told to reload: %r", device_id, tenant_id, exc
+                )
 
     def revoked(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> int:
-        """Close the revoked device's own sockets; returns how many were closed."""
-        self.device_changed(tenant_id, device_id)
+        """Close the revoked device's own sockets on this node; returns how many were closed."""
         closed = 0
         for conn in list(self.services.sockets):
             principal = conn.principal
             if principal.tenant_id == tenant_id and principal.device_id == device_id:
                 conn.disconnect(CLOSE_REVOKED, "device revoked")
                 closed += 1
+        self.device_changed(tenant_id, device_id)
         return closed
+
+    def _heard(self, tenant_id: uuid.UUID, notice: DeviceNotice) -> None:
+        """Another node's change (a bus listener: must not block)."""
+        match notice:
+            case DeviceRevoked(device_id=device_id):
+                closed = self.revoked(tenant_id, device_id)
+                log.info(
+                    "device %s of tenant %s revoked elsewhere; %d sockets closed",
+                    device_id,
+                    tenant_id,
+                    closed,
+                )
+            case DeviceChanged(device_id=device_id):
+                self.device_changed(tenant_id, device_id)
+
+    async def follow_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Callable[[], None]:
+        """A DeviceActor's hold on its tenant's notices; returns its release."""
+        holder = device_address(tenant_id, device_id)
+        if not await self._listen(tenant_id, holder):
+            return lambda: None
+        return lambda: self.control.release(tenant_id, holder)
+
+    async def _listen(self, tenant_id: uuid.UUID, holder: Hashable) -> bool:
+        try:
+            await self.control.hold(tenant_id, holder)
+        except UnavailableError as exc:
+            # Printing and devices go on; what another node changes meanwhile is missed here until the
+            # next change. A device socket is refused instead (``hub.gateway.devices.follow_revocation``).
+            log.warning("tenant %s: not listening to device changes (%s)", tenant_id, exc)
+            return False
+        return True

@@ -2,7 +2,8 @@
 
 Authentication failures close the socket with 4401 (who are you?) or 4403 (not allowed); every other
 failure is an error frame (with the command's id) and the socket stays open. Errors become frames in one
-place, ``hub.problems.error_frame``.
+place, ``hub.problems.error_frame``. A device socket is welcomed only once this node hears its revocations
+(``hub.gateway.devices.follow_revocation``); without the bus it is closed with 1013 (try again later).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import hub.gateway.builtin  # noqa: F401  (registers ping/subscribe/unsubscribe)
 from hub.auth.authenticate import authenticate
 from hub.gateway.commands import COMMANDS
 from hub.gateway.connection import CLOSE_TOO_SLOW, Connection
+from hub.gateway.devices import follow_revocation
 from hub.gateway.errors import BadFrameError, BadJsonError, FrameTooLargeError, UnknownTypeError
 from hub.problems import error_frame
-from schema.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from schema.errors import AuthenticationError, PermissionDeniedError, StorehubError, ValidationError
 from schema.wire import Reply, ServerFrame, Welcome, decode_envelope
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ log = logging.getLogger("hub.gateway")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_LATER = 1013
 
 
 @websocket("/ws", name="gateway")
@@ -47,6 +50,17 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
         return
     settings = services.settings
     conn = Connection(principal, services, queue_size=settings.ws_mailbox_size)
+    services.sockets.add(conn)  # first: from here on, a revocation this node hears closes it
+    if principal.kind == "device":
+        try:
+            await follow_revocation(conn, lambda: authenticate(socket, services))
+        except BaseException as exc:
+            services.sockets.discard(conn)
+            conn.close()
+            if not isinstance(exc, StorehubError):
+                raise
+            await socket.close(code=_close_code(exc), reason=exc.message[:120])
+            return
     conn.send(
         Welcome(
             tenant_id=str(principal.tenant_id),
@@ -57,7 +71,6 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
         )
     )
     writer = asyncio.create_task(_write(socket, conn), name="ws-writer")
-    services.sockets.add(conn)
     try:
         while True:
             message = await socket.receive()
@@ -73,6 +86,14 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+
+
+def _close_code(exc: StorehubError) -> int:
+    if isinstance(exc, AuthenticationError):
+        return CLOSE_UNAUTHENTICATED
+    if isinstance(exc, PermissionDeniedError):
+        return CLOSE_FORBIDDEN
+    return CLOSE_TRY_LATER
 
 
 async def handle_frame(conn: Connection, data: str | bytes) -> None:

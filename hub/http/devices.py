@@ -3,6 +3,10 @@
 Creating a device returns a one-time pairing code (valid 15 minutes; only its SHA-256 is stored). The
 device agent trades it, unauthenticated, at ``POST /api/v1/devices/pair`` for its token ``shd_…``, which
 is returned once. Wrong or expired codes are rate-limited like sign-ins.
+
+A change (new device, new binding or settings, revocation) is acted on by this node after the commit and
+announced in the same transaction to the other hub nodes, which may hold the device's socket and actor
+(``hub.devices``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from hub.http.common import (
 )
 from hub.security import client_address
 from schema.errors import AuthenticationError, ConflictError, ValidationError
+from schema.messages.device_notices import DeviceChanged, DeviceRevoked
 from schema.models import Device, Register, Role
 
 PAIRING_TTL = timedelta(minutes=15)
@@ -180,7 +185,13 @@ class DeviceController(Controller):
             )
             session.add(device)
             await flush_or_conflict(session, "device conflicts with an existing one")
-            return DeviceCreated(device=device_out(device), pairing_code=code, pairing_expires_at=expires_at)
+            # A printer bound to a register: lookups that found the register without one are forgotten.
+            services.devices.announce(session, DeviceChanged, device.id)
+            created = DeviceCreated(
+                device=device_out(device), pairing_code=code, pairing_expires_at=expires_at
+            )
+        services.devices.device_changed(principal.tenant_id, created.device.id)
+        return created
 
     @patch("/{device_id:uuid}", summary="Rename a device, bind it to a register (or unbind), change settings")
     async def update_device(
@@ -207,6 +218,7 @@ class DeviceController(Controller):
             if not isinstance(data.config, msgspec.UnsetType):
                 check_config(device.kind, data.config)
                 device.config = dict(data.config)
+            services.devices.announce(session, DeviceChanged, device_id)
             out = device_out(device)
         services.devices.device_changed(principal.tenant_id, device_id)
         return out
@@ -222,6 +234,7 @@ class DeviceController(Controller):
                 device.revoked_at = datetime.now(UTC)
             device.pairing_code_hash = None
             device.pairing_expires_at = None
+            services.devices.announce(session, DeviceRevoked, device_id)  # to its sockets on other nodes
             out = device_out(device)
         # After the commit: its sockets close now (4401), and an agent can no longer report for it.
         services.devices.revoked(principal.tenant_id, device_id)
