@@ -106,6 +106,8 @@ class Screen:
             await socket.recv()  # welcome
             subscribe = {"id": "s", "type": "subscribe", "payload": {"stream": self.stream}}
             await socket.send(json.dumps(subscribe))
+            while json.loads(await socket.recv()).get("id") != "s":  # its answer: subscribed from here on
+                pass
             count[0] += 1
             if count[0] == total:
                 ready.set()
@@ -257,8 +259,7 @@ async def main() -> None:
             )
             for n, screen in enumerate(screens)
         ]
-        await asyncio.wait_for(ready.wait(), 120)
-        await asyncio.sleep(1)  # every subscription answered
+        await asyncio.wait_for(ready.wait(), 120)  # every subscription answered
         rounds = await till(
             urls[0],
             cashier,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.pool import QueuePool
 
 from actors.dashboard import Dashboards
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.services")
 
 Hook = Callable[[], Awaitable[None]]
+
+REDIS_CONNECTIONS = 32  # per hub process: the bus's commands, rate limits (pub/sub has its own connection)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,12 @@ class Services:
         self.db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
         self.redis: Redis | None = redis
         if self.redis is None and settings.redis_url:
-            self.redis = Redis.from_url(settings.redis_url)
+            # A blocking pool: a burst (500 screens subscribing at once) waits its turn for a connection
+            # instead of failing with "too many connections".
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10
+            )
+            self.redis = Redis.from_pool(pool)
         limit = settings.login_attempts_per_minute
         if rate_limiter is not None:
             self.rate_limiter: RateLimiter = rate_limiter

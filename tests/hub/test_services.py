@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -87,3 +89,24 @@ async def test_the_scaled_mode_picks_the_redis_bus_the_event_stream_and_leaves_f
     assert hub.actor_deps.documents_made != hub.fiscal.wake
     for services in (embedded, hub, worker):
         await services.stop()
+
+
+async def test_the_hubs_redis_client_lets_a_burst_of_subscribes_wait_for_a_connection(
+    sqlite_url: str, redis_url: str
+) -> None:
+    """500 screens subscribing at once (a node's restart) queue for the pool's connections, none refused."""
+    services = Services(make_settings(sqlite_url, redis_url=redis_url))
+    bus = services.bus
+    assert isinstance(bus, RedisBus)
+    await bus.start()
+    try:
+        tenant = uuid.uuid4()
+        results = await asyncio.gather(
+            *(bus.subscribe(tenant, "tenant", lambda _event: None) for _ in range(500)),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+    finally:
+        await bus.stop()
+        assert services.redis is not None
+        await services.redis.aclose()
