@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from actors.deps import ActorDeps
 from actors.kitchen_tickets import (
     RoutedItem,
+    current_rev,
     insert_ticket,
     last_served,
     load_station,
@@ -319,8 +320,12 @@ class KitchenActor(Actor):
 
     async def _state(self) -> StationState:
         stream = stream_of(self.station_id)
-        # The stream's position now; nothing changes the station while this message is handled.
+        # The stream's position now; nothing changes the station here while this message is handled, but
+        # another hub node may have: if the database's rev moved past ours, reload, so the state holds every
+        # change up to ``seq`` (events are published after their commit).
         seq, epoch = await self.deps.bus.position(self.tenant_id, stream)
+        if await current_rev(self.deps.db, self.tenant_id, self.station_id) != self.rev:
+            await self._load()
         return StationState(
             station=self.station,
             tickets=sorted(self.tickets.values(), key=lambda t: (t.created_at, str(t.ticket_id))),

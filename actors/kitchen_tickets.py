@@ -250,6 +250,15 @@ async def last_served(
 # -- writing -------------------------------------------------------------------------------------------
 
 
+async def current_rev(db: Database, tenant_id: uuid.UUID, station_id: uuid.UUID) -> int:
+    """The station's last committed change number (0 before any)."""
+    async with db.tenant(tenant_id) as session:
+        value = await session.scalar(
+            select(KitchenSettings.rev).where(KitchenSettings.station_id == station_id)
+        )
+    return int(value or 0)
+
+
 async def next_rev(session: AsyncSession, station_id: uuid.UUID) -> int:
     """The station's next change number; the UPDATE holds the settings row's lock until commit."""
     bump = (
