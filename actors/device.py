@@ -6,7 +6,10 @@
   so a hub restart loses none. While its agent is connected every open job is handed to it (``print``
   directive); the agent journals them and prints each exactly once, acknowledging printed, held (paper
   out, cover open: it keeps the job and prints it when it can) or failed. A new agent connection gets every
-  open job again; the agent recognises the ones it already has. A receipt is rendered after it is queued
+  open job again; the agent recognises the ones it already has. A job queued by this printer's actor on
+  another hub node (its till or back office is served there) is announced (``job_queued``, in the job's own
+  transaction); this node's actor is then told to ``PickUpJob`` from the database, once: a job it has
+  already, or one printed or failed, is left alone. A receipt is rendered after it is queued
   (its boleta waits for the fiscal pipeline's TED), in a task of its own so acknowledgements keep flowing.
 * Every state change reaches the till (``register:<id>``) and the owner's dashboard (``tenant``) as
   ``PrintJobChanged`` / ``DeviceStatusChanged``.
@@ -23,7 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from actors.print_jobs import FINAL_STATES, add_job, get_job, job_view, open_jobs, save_job
+from actors.print_jobs import (
+    FINAL_STATES,
+    OPEN_STATES,
+    JobAdded,
+    add_job,
+    get_job,
+    job_view,
+    open_jobs,
+    save_job,
+)
 from actors.runtime import Actor
 from hub.db import Database
 from hub.events.bus import Bus
@@ -68,6 +80,8 @@ class DeviceDeps:
     render: Renderer
     forward_reading: ReadingForwarder
     follow: Follow | None = None
+    # Tells every hub node, in the new job's transaction, that it was queued (``hub.devices``).
+    job_queued: JobAdded | None = None
 
 
 def device_address(tenant_id: uuid.UUID, device_id: uuid.UUID) -> str:
@@ -102,6 +116,13 @@ class Rendered:
 @dataclass(frozen=True, slots=True)
 class Reload:
     """The device's row changed (binding, settings, revocation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PickUpJob:
+    """A job of this printer was queued on another hub node: load it, unless it is here or settled."""
+
+    job_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +211,9 @@ class DeviceActor(Actor):
                 return None
             case EnqueueJob() as order:
                 return await self._enqueue(order)
+            case PickUpJob(job_id=job_id):
+                await self._pick_up(job_id)
+                return None
             case Rendered(job_id=job_id, data=data):
                 await self._rendered(job_id, data)
                 return None
@@ -291,6 +315,7 @@ class DeviceActor(Actor):
             register_id=order.register_id,
             source_id=order.source_id,
             reprint_of=order.reprint_of,
+            added=self.deps.job_queued,
         )
         self.queue.jobs[job.id] = job
         await self._publish("PrintJobChanged", job_view(job), job.register_id)
@@ -299,6 +324,18 @@ class DeviceActor(Actor):
         else:
             self._render(job)
         return job_view(job)
+
+    async def _pick_up(self, job_id: uuid.UUID) -> None:
+        if self.kind != "printer" or job_id in self.queue.jobs:
+            return  # loaded at start, or told twice (notices come at least once)
+        job = await get_job(self.deps.db, self.tenant_id, job_id)
+        if job is None or job.device_id != self.device_id or job.state not in OPEN_STATES:
+            return  # printed or failed already: never again
+        self.queue.jobs[job.id] = job
+        if job.data:
+            await self._dispatch()
+        else:
+            self._render(job)
 
     def _render(self, job: PrintJob) -> None:
         if job.id in self.queue.rendering:

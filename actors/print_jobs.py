@@ -2,16 +2,18 @@
 
 Every state change is its own short transaction, so what the agent has acknowledged is on disk before the
 till is told. A job's state only moves forward (printed and failed are final), so a repeated or late
-acknowledgement changes nothing.
+acknowledgement changes nothing: ``save_job`` never moves a printed or failed row back (another node's
+DeviceActor may hold an older copy of a job this node's printed, ``hub.devices``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
 from schema.messages.devices import PrintJobView
@@ -19,6 +21,9 @@ from schema.models import PrintJob
 
 OPEN_STATES = ("queued", "sent", "held")
 FINAL_STATES = ("printed", "failed")
+
+# Written in the new job's own transaction (the notice that another hub node's actor picks it up).
+JobAdded = Callable[[AsyncSession, PrintJob], None]
 
 
 def job_view(job: PrintJob) -> PrintJobView:
@@ -64,6 +69,7 @@ async def add_job(
     register_id: uuid.UUID | None,
     source_id: uuid.UUID | None,
     reprint_of: uuid.UUID | None = None,
+    added: JobAdded | None = None,
 ) -> PrintJob:
     now = datetime.now(UTC)
     job = PrintJob(
@@ -84,6 +90,8 @@ async def add_job(
     async with db.tenant(tenant_id) as session:
         session.add(job)
         await session.flush()
+        if added is not None:
+            added(session, job)
         session.expunge(job)
     return job
 
@@ -93,6 +101,8 @@ async def save_job(db: Database, tenant_id: uuid.UUID, job: PrintJob) -> None:
     async with db.tenant(tenant_id) as session:
         row = await session.get(PrintJob, (tenant_id, job.id))
         if row is None:  # its printer was deleted meanwhile
+            return
+        if row.state in FINAL_STATES:  # settled already (by the actor of another node): stays as it is
             return
         row.state, row.reason, row.attempts = job.state, job.reason, job.attempts
         row.data, row.printed_at = job.data, job.printed_at

@@ -22,7 +22,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -49,8 +49,8 @@ class DeviceControl:
         self._on_notice = on_notice
         self._ears: dict[uuid.UUID, _Ear] = {}
 
-    def notice(self, kind: type[N], device_id: uuid.UUID) -> N:
-        return kind(device_id=device_id, origin=self.origin)
+    def notice(self, kind: type[N], device_id: uuid.UUID, **fields: Any) -> N:
+        return kind(device_id=device_id, origin=self.origin, **fields)
 
     def listening(self, tenant_id: uuid.UUID) -> bool:
         ear = self._ears.get(tenant_id)

@@ -11,6 +11,9 @@
   (``hub.device_control``): a device's socket and actor may be on another node than the back office.
   This node listens to a tenant's notices while it holds device state of it: its device sockets (the
   gateway holds for each), its DeviceActors (each holds before it loads its row) and the printer lookups.
+* ``job_queued``: a printer's actor queued a job (a till's paper or a reprint served by this node); the
+  notice goes in the job's own transaction, and the node whose actor of that printer drives its agent
+  picks the job up from the database (``PickUpJob``): it loaded only the jobs open when it started.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.device import DeviceActor, DeviceDeps, EnqueueJob, Reload, device_address
+from actors.device import DeviceActor, DeviceDeps, EnqueueJob, PickUpJob, Reload, device_address
 from actors.print_jobs import jobs_of_source
 from actors.register import TillCommand
 from actors.runtime import ActorError, ActorRef, Props
@@ -32,7 +35,13 @@ from hub.auth.principal import Principal
 from hub.device_control import DeviceControl
 from hub.events.outbox import emit
 from schema.errors import UnavailableError
-from schema.messages.device_notices import DEVICES_STREAM, DeviceChanged, DeviceNotice, DeviceRevoked
+from schema.messages.device_notices import (
+    DEVICES_STREAM,
+    DeviceChanged,
+    DeviceNotice,
+    DeviceRevoked,
+    PrintJobQueued,
+)
 from schema.messages.till import ScaleReading
 from schema.models import Device, PrintJob
 from schema.models.identity import Role
@@ -57,6 +66,7 @@ class DeviceService:
             render=self.render,
             forward_reading=self.forward_reading,
             follow=self.follow_device,
+            job_queued=self.job_queued,
         )
         self.control = DeviceControl(services.bus, self._heard)
         self._printers: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
@@ -164,9 +174,15 @@ class DeviceService:
 
     # -- back-office changes -------------------------------------------------------------------------
 
-    def announce(self, session: AsyncSession, kind: type[DeviceNotice], device_id: uuid.UUID) -> None:
+    def announce(
+        self, session: AsyncSession, kind: type[DeviceNotice], device_id: uuid.UUID, **fields: Any
+    ) -> None:
         """Tell every hub node, once ``session`` commits, what changed (this one acts on it itself)."""
-        emit(session, DEVICES_STREAM, kind.__name__, self.control.notice(kind, device_id))
+        emit(session, DEVICES_STREAM, kind.__name__, self.control.notice(kind, device_id, **fields))
+
+    def job_queued(self, session: AsyncSession, job: PrintJob) -> None:
+        """A printer's actor here queued ``job`` (in ``session``): its actor on another node picks it up."""
+        self.announce(session, PrintJobQueued, job.device_id, job_id=job.id)
 
     def device_changed(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> None:
         self._printers = {k: v for k, v in self._printers.items() if k[0] != tenant_id}
@@ -204,6 +220,24 @@ class DeviceService:
                 )
             case DeviceChanged(device_id=device_id):
                 self.device_changed(tenant_id, device_id)
+            case PrintJobQueued(device_id=device_id, job_id=job_id):
+                self._pick_up(tenant_id, device_id, job_id)
+
+    def _pick_up(self, tenant_id: uuid.UUID, device_id: uuid.UUID, job_id: uuid.UUID) -> None:
+        # No actor of the printer here: the one that starts (here or anywhere) loads its open jobs.
+        ref = self.services.actors.lookup(device_address(tenant_id, device_id))
+        if ref is None:
+            return
+        try:
+            ref.tell_nowait(PickUpJob(job_id))
+        except ActorError as exc:  # a full mailbox: the job waits here until the actor next starts
+            log.warning(
+                "print job %s of device %s (tenant %s) could not be handed over: %r",
+                job_id,
+                device_id,
+                tenant_id,
+                exc,
+            )
 
     async def follow_device(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> Callable[[], None]:
         """A DeviceActor's hold on its tenant's notices; returns its release."""

@@ -1,4 +1,5 @@
-"""What hub nodes tell each other when the back office changes a device (``hub.device_control``).
+"""What hub nodes tell each other when the back office changes a device, or a print job is queued
+(``hub.device_control``).
 
 Each tenant's ``devices`` stream carries them, written to the outbox in the change's own transaction, so
 they are published after the commit, and again by the relay's sweep if the bus was away then. Only hub nodes
@@ -33,7 +34,16 @@ class DeviceRevoked(DeviceNotice, frozen=True, kw_only=True, gc=False):
     """A device was revoked: sockets authenticated as it close (4401), its actor lets its agent go."""
 
 
-NOTICES: dict[str, type[DeviceNotice]] = {kind.__name__: kind for kind in (DeviceChanged, DeviceRevoked)}
+class PrintJobQueued(DeviceNotice, frozen=True, kw_only=True, gc=False):
+    """A print job was queued for the printer on the node that took it: the node whose DeviceActor drives
+    that printer (its agent's socket is there) picks the job up from the database."""
+
+    job_id: uuid.UUID
+
+
+NOTICES: dict[str, type[DeviceNotice]] = {
+    kind.__name__: kind for kind in (DeviceChanged, DeviceRevoked, PrintJobQueued)
+}
 
 
 def decode_notice(event: str, payload: Any) -> DeviceNotice | None:

@@ -3,12 +3,14 @@
 The device agent's socket (and so its DeviceActors) is on node B; the manager works through node A's HTTP
 API. A revocation closes B's socket (4401) and the token opens no socket anywhere again, even when it is
 revoked while the agent connects, or while node A cannot publish. A change of binding or settings reloads
-B's DeviceActor and B's printer lookups.
+B's DeviceActor and B's printer lookups. A print job queued through node A (a sale's receipt, a reprint)
+reaches the agent on node B, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,11 +23,12 @@ from actors.device import GetDeviceStatus
 from hub.auth.principal import Principal
 from hub.events.redis_bus import BusUnavailableError
 from hub.gateway import route
+from schema.messages.device_notices import PrintJobQueued
 from tests.hub.conftest import make_settings
 from tests.hub.gateway.conftest import Client, World, make_world_tenant, running_hub
-from tests.hub.gateway.test_devices import add_devices, open_agent
+from tests.hub.gateway.test_devices import add_devices, job_states, next_directive, open_agent
 from tests.hub.gateway.test_gateway import expect_close
-from tests.hub.gateway.test_till import ok
+from tests.hub.gateway.test_till import ok, open_till, stock_shop
 
 TIMEOUT = 10.0
 
@@ -170,3 +173,47 @@ async def test_a_device_changed_through_one_node_reloads_on_the_other(nodes: tup
         return await b.services.devices.printer_of(tenant_id, register_id) is None
 
     await eventually(printer_forgotten)
+
+
+async def test_a_job_queued_through_one_node_prints_on_the_agent_of_the_other_once(
+    nodes: tuple[World, World],
+) -> None:
+    from devices.escpos.decode import decode
+
+    a, b = nodes
+    tenant_id, register = b.a.tenant_id, str(b.a.register_id)
+    await stock_shop(a)
+    devices = await add_devices(b, b.a)
+    agent = await open_agent(b, devices)  # the printer's actor on B loads the (no) open jobs
+    printer = str(devices["printer"])
+
+    till = await open_till(a)  # the till, its RegisterActor and so the printer lookup are on A
+    ok(await till.call("cash.open", {"register_id": register, "float_amount": 10_000}))
+    ok(await till.call("cart.add", {"register_id": register, "code": a.a.barcode}))
+    pay = {"register_id": register, "tenders": [{"kind": "card", "amount": 1090}]}
+    sale = ok(await till.call("checkout", pay))
+    receipt = await next_directive(agent, timeout=TIMEOUT)
+    assert receipt["payload"]["kind"] == "receipt"
+    assert f"Venta N° {sale['number']}" in decode(base64.b64decode(receipt["payload"]["data"])).text()
+    first = receipt["payload"]["job_id"]
+    ack = {"device_id": printer, "job_id": first, "outcome": "printed"}
+    assert ok(await agent.call("print.ack", ack))["state"] == "printed"
+
+    # The manager reprints it through A's back office: a new job, on B's agent too.
+    async with httpx.AsyncClient(base_url=a.http) as http:
+        headers = {"Authorization": f"Bearer {a.a.tokens['manager']}"}
+        answer = await http.post(f"/api/v1/print-jobs/{first}/reprint", headers=headers)
+    assert answer.status_code == 201, answer.text
+    again = await next_directive(agent, timeout=TIMEOUT)
+    assert again["payload"]["job_id"] == answer.json()["job_id"]
+    assert again["payload"]["data"] == receipt["payload"]["data"]  # the back office's reprint: same bytes
+    ack = {"device_id": printer, "job_id": again["payload"]["job_id"], "outcome": "printed"}
+    assert ok(await agent.call("print.ack", ack))["state"] == "printed"
+
+    # A notice heard again (delivery is at least once) prints nothing twice.
+    for job_id in (first, again["payload"]["job_id"]):
+        notice = PrintJobQueued(device_id=devices["printer"], job_id=uuid.UUID(job_id), origin="elsewhere")
+        b.services.devices._heard(tenant_id, notice)
+    with pytest.raises(TimeoutError):
+        await next_directive(agent, timeout=1.0)
+    assert await job_states(b) == ["printed", "printed"]
