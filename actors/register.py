@@ -12,6 +12,7 @@ the new incarnation announces its empty cart on the register stream so no till s
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -37,6 +38,7 @@ from schema.errors import (
     NotFoundError,
     PermissionDeniedError,
     StorehubError,
+    UnavailableError,
     ValidationError,
 )
 from schema.messages.catalog import ProductView
@@ -58,6 +60,8 @@ from schema.messages.till import (
 )
 from schema.models import Register, Store, Tenant
 from schema.models.identity import Role
+
+log = logging.getLogger("actors.register")
 
 SCALE_MAX_AGE_SECONDS = 2.0
 # A till resends only the commands whose replies it lost, and those are the register's latest: the answers
@@ -355,8 +359,13 @@ class RegisterActor(Actor):
         return view
 
     async def _publish(self, event: str, payload: Any, *, transient: bool = False) -> None:
+        """Push a change to the register's screens. The bus being away (Redis, when scaled) must not stop
+        the sale: the command's own answer carries the cart; the other screens catch up on the next change."""
         stream = f"register:{self.register_id}"
-        await self.deps.bus.publish(self.tenant_id, stream, event, payload, transient=transient)
+        try:
+            await self.deps.bus.publish(self.tenant_id, stream, event, payload, transient=transient)
+        except UnavailableError as exc:
+            log.warning("register %s: %s not pushed live: %s", self.register_id, event, exc)
 
     async def _checkout(self, checkout: Checkout, principal: Principal, command_id: str | None) -> Any:
         if command_id is None:

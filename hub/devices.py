@@ -8,8 +8,8 @@
 * ``device_changed`` / ``revoked``: the back office changed a device; its actor reloads, and a revoked
   device's own socket is closed at once (4401), so a revoked agent stops driving anything. The node that
   made the change calls them, and ``announce`` writes the notice every other hub node acts on the same way
-  (``hub.device_control``): a device's socket and actor may be on another node than the back office.
-  This node listens to a tenant's notices while it holds device state of it: its device sockets (the
+  (``hub.control``, shared with users' notices): a device's socket and actor may be on another node than
+  the back office. This node listens to a tenant's notices while it holds state of it: its sockets (the
   gateway holds for each), its DeviceActors (each holds before it loads its row) and the printer lookups.
 * ``job_queued``: a printer's actor queued a job (a till's paper or a reprint served by this node); the
   notice goes in the job's own transaction, and the node whose actor of that printer drives its agent
@@ -32,11 +32,10 @@ from actors.print_jobs import jobs_of_source
 from actors.register import TillCommand
 from actors.runtime import ActorError, ActorRef, Props
 from hub.auth.principal import Principal
-from hub.device_control import DeviceControl
 from hub.events.outbox import emit
 from schema.errors import UnavailableError
-from schema.messages.device_notices import (
-    DEVICES_STREAM,
+from schema.messages.control_notices import (
+    CONTROL_STREAM,
     DeviceChanged,
     DeviceNotice,
     DeviceRevoked,
@@ -68,7 +67,7 @@ class DeviceService:
             follow=self.follow_device,
             job_queued=self.job_queued,
         )
-        self.control = DeviceControl(services.bus, self._heard)
+        self.control = services.control  # its notices come through ``heard``, from ``Services``
         self._printers: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
         # Bumped by every change of a tenant's devices: a printer looked up meanwhile is not cached.
         self._generations: dict[uuid.UUID, int] = {}
@@ -84,7 +83,6 @@ class DeviceService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.control.stop()
 
     # -- printing ------------------------------------------------------------------------------------
 
@@ -178,7 +176,7 @@ class DeviceService:
         self, session: AsyncSession, kind: type[DeviceNotice], device_id: uuid.UUID, **fields: Any
     ) -> None:
         """Tell every hub node, once ``session`` commits, what changed (this one acts on it itself)."""
-        emit(session, DEVICES_STREAM, kind.__name__, self.control.notice(kind, device_id, **fields))
+        emit(session, CONTROL_STREAM, kind.__name__, self.control.notice(kind, device_id=device_id, **fields))
 
     def job_queued(self, session: AsyncSession, job: PrintJob) -> None:
         """A printer's actor here queued ``job`` (in ``session``): its actor on another node picks it up."""
@@ -207,7 +205,7 @@ class DeviceService:
         self.device_changed(tenant_id, device_id)
         return closed
 
-    def _heard(self, tenant_id: uuid.UUID, notice: DeviceNotice) -> None:
+    def heard(self, tenant_id: uuid.UUID, notice: DeviceNotice) -> None:
         """Another node's change (a bus listener: must not block)."""
         match notice:
             case DeviceRevoked(device_id=device_id):
@@ -251,7 +249,7 @@ class DeviceService:
             await self.control.hold(tenant_id, holder)
         except UnavailableError as exc:
             # Printing and devices go on; what another node changes meanwhile is missed here until the
-            # next change. A device socket is refused instead (``hub.gateway.devices.follow_revocation``).
+            # next change. A socket is refused instead (``hub.gateway.route.follow_revocation``).
             log.warning("tenant %s: not listening to device changes (%s)", tenant_id, exc)
             return False
         return True

@@ -15,6 +15,7 @@ A component that fails to start stops everything started before it, then the err
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ from actors.deps import ActorDeps
 from actors.runtime import ActorSystem
 from hub.auth.passwords import Passwords
 from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from hub.auth.revocation import UserSockets
+from hub.control import TenantControl
 from hub.db import Database
 from hub.devices import DeviceService
 from hub.events.bus import Bus, LocalBus
@@ -38,6 +41,7 @@ from hub.fiscal import FiscalService
 from hub.live_metrics import live_samples
 from hub.metrics import HttpMetrics, MetricsRegistry, Sample
 from hub.settings import Settings
+from schema.messages.control_notices import ControlNotice, DeviceNotice, UserNotice
 
 if TYPE_CHECKING:
     from hub.gateway.connection import Connection
@@ -108,7 +112,10 @@ class Services:
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
         self.fiscal = FiscalService(settings, self.db, self.actors)
         self.sockets: set[Connection] = set()
+        # What other hub nodes change (devices, users, print jobs) reaches this one through ``control``.
+        self.control = TenantControl(self.bus, self._heard)
         self.devices = DeviceService(self)
+        self.users = UserSockets(self)
         self.dashboards = Dashboards(self.actors, self.db, self.bus)  # the owners' live figures
         self.actor_deps = ActorDeps(
             db=self.db,
@@ -122,6 +129,7 @@ class Services:
         self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
         if self.runs_fiscal:
             self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
+        self.add_component("control", stop=self.control.stop)
         self.add_component("devices", stop=self.devices.stop)
         self.metrics.register_collector(lambda: live_samples(self))
 
@@ -165,6 +173,13 @@ class Services:
             except Exception:
                 log.exception("component %s failed to stop", component.name)
         self.running = False
+
+    def _heard(self, tenant_id: uuid.UUID, notice: ControlNotice) -> None:
+        """Another node's notice (a bus listener: must not block)."""
+        if isinstance(notice, DeviceNotice):
+            self.devices.heard(tenant_id, notice)
+        elif isinstance(notice, UserNotice):
+            self.users.heard(tenant_id, notice)
 
     def _escalated(self, address: str, exc: BaseException) -> None:
         log.error("actor %s escalated after repeated crashes: %r", address, exc)

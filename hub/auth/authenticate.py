@@ -79,6 +79,7 @@ async def session_principal(cookie: str, services: Services) -> Principal:
         user_id=user.id,
         store_id=user.store_id,
         csrf_token=auth_session.csrf_token,
+        session_id=auth_session.id,
     )
 
 
@@ -102,6 +103,7 @@ async def _from_bearer(header: str, services: Services) -> Principal:
                 role=Role(user.role),
                 user_id=user.id,
                 store_id=user.store_id,
+                token_id=hashed,
             )
         device = (
             await session.execute(

@@ -24,6 +24,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     store_id: uuid.UUID | None = None
     # For browser sessions: the CSRF token the client must echo on unsafe requests.
     csrf_token: str | None = None
+    # The credential it came with, as stored (a hash, never the secret): a browser session's id, or an API
+    # token's. A sign-out or a revocation closes the sockets that carry it (``hub.auth.revocation``).
+    session_id: str | None = None
+    token_id: str | None = None
 
     def is_at_least(self, role: Role) -> bool:
         if role is Role.KITCHEN:

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.ratelimit import check, hit_all
 from hub.auth.tokens import digest, new_secret, parse_session_cookie, session_cookie_value
 from schema.errors import AuthenticationError
+from schema.messages.control_notices import SessionRevoked
 from schema.models import AuthSession, Tenant, User
 
 if TYPE_CHECKING:
@@ -84,14 +86,25 @@ async def login(services: Services, tenant_slug: str, username: str, password: s
 
 
 async def logout(services: Services, cookie: str) -> None:
+    """End the session, and close the sockets it opened, on every hub node (``hub.auth.revocation``)."""
     try:
         tenant_id, secret = parse_session_cookie(cookie)
     except AuthenticationError:
         return
+    session_id = digest(secret)
     async with services.db.tenant(tenant_id) as session:
-        await session.execute(delete(AuthSession).where(AuthSession.id == digest(secret)))
+        user_id = (
+            await session.execute(
+                delete(AuthSession).where(AuthSession.id == session_id).returning(AuthSession.user_id)
+            )
+        ).scalar_one_or_none()
+        if user_id is None:
+            return  # signed out already
+        notice = services.users.notice(SessionRevoked, user_id, session_id=session_id)
+        services.users.announce(session, notice)
+    services.users.close(tenant_id, notice)
 
 
-async def end_user_sessions(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    async with services.db.tenant(tenant_id) as session:
-        await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+async def end_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete the user's sessions in ``session``'s transaction (their sockets: ``UserChanged``)."""
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))

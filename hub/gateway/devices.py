@@ -6,9 +6,9 @@ store, not revoked, of the kind the agent says. Readings, statuses and acknowled
 devices accepted on this very socket, and go to each device's DeviceActor. When the socket closes, the
 actors learn their agent is gone.
 
-Before a device socket is welcomed, the node listens to its tenant's device notices (``follow_revocation``),
-so a revocation made on any hub node closes it; then its token is checked once more, for a revocation that
-committed while it was connecting.
+Before a device socket is welcomed, the node listens to its tenant's notices
+(``hub.gateway.route.follow_revocation``), so a revocation made on any hub node closes it; then its token
+is checked once more, for a revocation that committed while it was connecting.
 
 Tills (cashiers) ask for the devices bound to their register (``devices.status``), reprint a sale's receipt
 (``print.reprint``) and tare or zero their scale.
@@ -17,7 +17,6 @@ Tills (cashiers) ask for the devices bound to their register (``devices.status``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -25,11 +24,10 @@ from sqlalchemy import select
 
 from actors.device import AttachAgent, DetachAgent, GetDeviceStatus, ScaleCommand
 from actors.tenant import RegisterInfo, RegisterPlace
-from hub.auth.principal import Principal
 from hub.gateway.catalog import tenant_ref
 from hub.gateway.commands import command
 from hub.gateway.connection import Connection
-from schema.errors import AuthenticationError, NotFoundError, PermissionDeniedError, ValidationError
+from schema.errors import NotFoundError, PermissionDeniedError, ValidationError
 from schema.messages.devices import (
     AgentHello,
     AgentWelcome,
@@ -72,21 +70,6 @@ def _refusal(device: Device | None, agent: Device, kind: str) -> str:
     if device.kind == "agent":
         return "an agent is not a device it drives"
     return ""
-
-
-async def follow_revocation(conn: Connection, authenticate: Callable[[], Awaitable[Principal]]) -> None:
-    """Hear the device's revocation from every node while ``conn`` is open, then authenticate it again.
-
-    ``conn`` must be among the node's sockets already. A revocation committed before the node listens is
-    seen by the second check; one after it closes the socket (``hub.device_control``). Raises
-    ``AuthenticationError`` when the token no longer holds, ``UnavailableError`` when the bus is away.
-    """
-    principal, control = conn.principal, conn.services.devices.control
-    await control.hold(principal.tenant_id, conn)
-    conn.on_close.append(lambda: control.release(principal.tenant_id, conn))
-    again = await authenticate()
-    if again.device_id != principal.device_id or again.tenant_id != principal.tenant_id:
-        raise AuthenticationError("unknown or revoked device token")
 
 
 @command("agent.hello", AgentHello, kinds=DEVICE_KINDS)

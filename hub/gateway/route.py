@@ -2,8 +2,11 @@
 
 Authentication failures close the socket with 4401 (who are you?) or 4403 (not allowed); every other
 failure is an error frame (with the command's id) and the socket stays open. Errors become frames in one
-place, ``hub.problems.error_frame``. A device socket is welcomed only once this node hears its revocations
-(``hub.gateway.devices.follow_revocation``); without the bus it is closed with 1013 (try again later).
+place, ``hub.problems.error_frame``. A socket is welcomed only once this node hears its tenant's
+revocations and changes (``follow_revocation``): a device revoked, a session signed out, a token revoked, a
+user deactivated or changed on any hub node closes it (4401). Without the bus (Redis away) the socket is
+still let in, unheard: a till must keep selling. Its credential is checked as always, and a revocation made
+meanwhile on another node takes effect at its next connection.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,12 +22,18 @@ from litestar import WebSocket, websocket
 
 import hub.gateway.builtin  # noqa: F401  (registers ping/subscribe/unsubscribe)
 from hub.auth.authenticate import authenticate
+from hub.auth.principal import Principal
 from hub.gateway.commands import COMMANDS
 from hub.gateway.connection import CLOSE_TOO_SLOW, Connection
-from hub.gateway.devices import follow_revocation
 from hub.gateway.errors import BadFrameError, BadJsonError, FrameTooLargeError, UnknownTypeError
 from hub.problems import error_frame
-from schema.errors import AuthenticationError, PermissionDeniedError, StorehubError, ValidationError
+from schema.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    StorehubError,
+    UnavailableError,
+    ValidationError,
+)
 from schema.wire import Reply, ServerFrame, Welcome, decode_envelope
 
 if TYPE_CHECKING:
@@ -51,16 +61,15 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
     settings = services.settings
     conn = Connection(principal, services, queue_size=settings.ws_mailbox_size)
     services.sockets.add(conn)  # first: from here on, a revocation this node hears closes it
-    if principal.kind == "device":
-        try:
-            await follow_revocation(conn, lambda: authenticate(socket, services))
-        except BaseException as exc:
-            services.sockets.discard(conn)
-            conn.close()
-            if not isinstance(exc, StorehubError):
-                raise
-            await socket.close(code=_close_code(exc), reason=exc.message[:120])
-            return
+    try:
+        await follow_revocation(conn, lambda: authenticate(socket, services))
+    except BaseException as exc:
+        services.sockets.discard(conn)
+        conn.close()
+        if not isinstance(exc, StorehubError):
+            raise
+        await socket.close(code=_close_code(exc), reason=exc.message[:120])
+        return
     conn.send(
         Welcome(
             tenant_id=str(principal.tenant_id),
@@ -86,6 +95,26 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+
+
+async def follow_revocation(conn: Connection, authenticate: Callable[[], Awaitable[Principal]]) -> None:
+    """Hear the tenant's revocations and changes from every node while ``conn`` is open, then authenticate
+    it again.
+
+    ``conn`` must be among the node's sockets already. A revocation or change committed before the node
+    listens is seen by the second check; one after it closes the socket (``hub.control``). Raises
+    ``AuthenticationError`` when the credential no longer gives the same principal. When the bus is away
+    the socket is let in without listening (selling goes on; this node still acts on its own changes).
+    """
+    principal, control = conn.principal, conn.services.control
+    try:
+        await control.hold(principal.tenant_id, conn)
+    except UnavailableError as exc:
+        log.warning("socket of tenant %s let in without hearing revocations: %s", principal.tenant_id, exc)
+    else:
+        conn.on_close.append(lambda: control.release(principal.tenant_id, conn))
+    if await authenticate() != principal:
+        raise AuthenticationError("revoked, signed out or changed while connecting: reconnect")
 
 
 def _close_code(exc: StorehubError) -> int:

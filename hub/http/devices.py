@@ -48,7 +48,7 @@ from hub.http.common import (
 )
 from hub.security import client_address
 from schema.errors import AuthenticationError, ConflictError, ValidationError
-from schema.messages.device_notices import DeviceChanged, DeviceRevoked
+from schema.messages.control_notices import DeviceChanged, DeviceRevoked
 from schema.models import Device, Register, Role
 
 PAIRING_TTL = timedelta(minutes=15)

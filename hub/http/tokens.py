@@ -25,6 +25,7 @@ from hub.http.common import (
     utc_required,
 )
 from schema.errors import NotFoundError, ValidationError
+from schema.messages.control_notices import TokenRevoked
 from schema.models import ApiToken, Role, User
 
 
@@ -95,6 +96,7 @@ class ApiTokenController(Controller):
     async def revoke_token(
         self, token_id: FromPath[str], principal: PrincipalDep, services: ServicesDep
     ) -> ApiTokenOut:
+        """Revoke it; the sockets it opened close on every hub node."""
         principal.require(Role.OWNER)
         async with tenant_session(services, principal) as session:
             row = (
@@ -102,9 +104,13 @@ class ApiTokenController(Controller):
             ).scalar_one_or_none()
             if row is None:
                 raise NotFoundError("api token not found")
+            notice = services.users.notice(TokenRevoked, row.user_id, token_id=row.id)
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
-            return token_out(row)
+                services.users.announce(session, notice)
+            result = token_out(row)
+        services.users.close(principal.tenant_id, notice)
+        return result
 
 
 ROUTES = [ApiTokenController]

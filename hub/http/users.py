@@ -1,7 +1,9 @@
 """``/api/v1/users``: staff accounts (owners only). Hashes never leave the hub.
 
 Deleting a user deactivates it (sales keep their cashier) and ends its sessions and API tokens. An owner
-cannot deactivate, demote or delete themselves, so a tenant always keeps a way in.
+cannot deactivate, demote or delete themselves, so a tenant always keeps a way in. A user deactivated,
+deleted, given another role or store, or whose sessions end, has every open socket closed on every hub node
+(``hub.auth.revocation``): they reconnect with the new principal, or are refused.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hub.http.common import (
     utc_required,
 )
 from schema.errors import ConflictError
+from schema.messages.control_notices import UserChanged
 from schema.models import ApiToken, Role, User
 
 Username = Annotated[str, msgspec.Meta(min_length=2, max_length=60, pattern=r"^[a-z0-9._-]+$")]
@@ -147,8 +150,10 @@ class UserController(Controller):
         pin_hash = None
         if isinstance(data.pin, str):
             pin_hash = await services.passwords.hash_async(data.pin)
+        end_sessions = (password_hash is not None or data.active is False) and not is_self
         async with tenant_session(services, principal) as session:
             user = await get_or_404(session, User, user_id, "user")
+            before = (user.role, user.store_id, user.active)
             if not isinstance(data.display_name, msgspec.UnsetType):
                 user.display_name = data.display_name
             if not isinstance(data.role, msgspec.UnsetType):
@@ -169,8 +174,14 @@ class UserController(Controller):
                     await _revoke_tokens(session, user.id)
             await flush_or_conflict(session, "user conflicts with an existing one")
             result = user_out(user)
-        if (password_hash is not None or data.active is False) and not is_self:
-            await end_user_sessions(services, principal.tenant_id, user_id)
+            if end_sessions:
+                await end_user_sessions(session, user_id)
+            changed = end_sessions or before != (user.role, user.store_id, user.active)
+            if changed:
+                notice = services.users.notice(UserChanged, user_id)
+                services.users.announce(session, notice)
+        if changed:
+            services.users.close(principal.tenant_id, notice)
         return result
 
     @delete("/{user_id:uuid}", summary="Deactivate a user, end its sessions, revoke its API tokens")
@@ -184,7 +195,10 @@ class UserController(Controller):
             user = await get_or_404(session, User, user_id, "user")
             user.active = False
             await _revoke_tokens(session, user.id)
-        await end_user_sessions(services, principal.tenant_id, user_id)
+            await end_user_sessions(session, user_id)
+            notice = services.users.notice(UserChanged, user_id)
+            services.users.announce(session, notice)
+        services.users.close(principal.tenant_id, notice)
 
 
 ROUTES = [UserController]

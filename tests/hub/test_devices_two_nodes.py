@@ -23,7 +23,7 @@ from actors.device import GetDeviceStatus
 from hub.auth.principal import Principal
 from hub.events.redis_bus import BusUnavailableError
 from hub.gateway import route
-from schema.messages.device_notices import PrintJobQueued
+from schema.messages.control_notices import PrintJobQueued
 from tests.hub.conftest import make_settings
 from tests.hub.gateway.conftest import Client, World, make_world_tenant, running_hub
 from tests.hub.gateway.test_devices import add_devices, job_states, next_directive, open_agent
@@ -213,7 +213,7 @@ async def test_a_job_queued_through_one_node_prints_on_the_agent_of_the_other_on
     # A notice heard again (delivery is at least once) prints nothing twice.
     for job_id in (first, again["payload"]["job_id"]):
         notice = PrintJobQueued(device_id=devices["printer"], job_id=uuid.UUID(job_id), origin="elsewhere")
-        b.services.devices._heard(tenant_id, notice)
+        b.services.devices.heard(tenant_id, notice)
     with pytest.raises(TimeoutError):
         await next_directive(agent, timeout=1.0)
     assert await job_states(b) == ["printed", "printed"]

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from hub.auth.tokens import SESSION_COOKIE, digest, new_secret, session_cookie_value
 from hub.db import Database
+from schema.errors import UnavailableError
 from schema.models import TENANT_TABLES, AuthSession, User
 from tests.hub.gateway.conftest import Client, World, connect, product_snapshot
 
@@ -272,3 +273,24 @@ async def test_events_of_a_new_epoch_reach_a_subscribed_client(world: World) -> 
             stream.history.clear()
         fresh = await set_price(1300)
         assert (fresh["seq"], fresh["epoch"], fresh["payload"]["price"]) == (1, "after-restart", 1300)
+
+
+async def test_with_the_bus_away_a_till_still_connects_and_sells(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis away (scaled mode): the socket cannot hear revocations and the cart cannot be pushed live, but
+    the cashier is let in and every command still gets its answer: selling never stops for the bus."""
+
+    async def away(*_args: Any, **_kwargs: Any) -> Any:
+        raise UnavailableError("Redis is away (test)")
+
+    monkeypatch.setattr(world.services.control, "hold", away)
+    monkeypatch.setattr(world.services.bus, "publish", away)
+    async with connect(world, world.a.tokens["cashier"]) as socket:
+        till = Client(socket)
+        assert (await till.recv())["type"] == "welcome"
+        register = str(world.a.register_id)
+        await till.call("cash.open", {"register_id": register, "float_amount": 0})
+        added = await till.call("cart.add", {"register_id": register, "code": world.a.barcode})
+        assert added["type"] == "reply", added
+        assert [line["product_id"] for line in added["payload"]["lines"]] == [str(world.a.product_id)]

@@ -1,14 +1,17 @@
-"""This node's ear on each tenant's ``devices`` stream: back-office device changes made on any hub node.
+"""This node's ear on each tenant's control stream: back-office changes of devices and users, print jobs
+and sign-outs made on any hub node.
 
-The node that serves the change acts on it at once (``hub.devices.DeviceService``) and writes a notice
-(``schema.messages.device_notices``) to the outbox; every other node acts on it when it hears it. A node
-listens to a tenant only while something here holds device state of it: each device socket, each
-DeviceActor, the printer lookups. The first holder opens the subscription, the last one's release closes it.
+The node that serves the change acts on it at once (``hub.devices.DeviceService``,
+``hub.auth.revocation.UserSockets``) and writes a notice (``schema.messages.control_notices``) to the
+outbox; every other node acts on it when it hears it. A node listens to a tenant only while something here
+holds state of it: each socket (a device's or a user's), each DeviceActor, the printer lookups. The first
+holder opens the subscription, the last one's release closes it.
 
 ``hold`` returns once the subscription is live, and that is what makes a check done *after* it exact: a
 notice this node will not hear was published before ``hold`` returned, so after its commit. That is how a
-device socket that connects while its device is revoked elsewhere cannot slip through (it checks its
-token again after ``hold``), and why a DeviceActor holds before it loads its row.
+socket that connects while its device, token, session or user is revoked or changed elsewhere cannot slip
+through (the gateway authenticates it again after ``hold``), and why a DeviceActor holds before it loads
+its row.
 
 Listeners run on the bus's reader (or inside ``publish`` on the in-process bus): they must not block, and
 nothing they raise reaches the bus.
@@ -27,12 +30,12 @@ from typing import Any, TypeVar
 import msgspec
 
 from hub.events.bus import Bus, StreamEvent, Subscription
-from schema.messages.device_notices import DEVICES_STREAM, DeviceNotice, decode_notice
+from schema.messages.control_notices import CONTROL_STREAM, ControlNotice, decode_notice
 
-log = logging.getLogger("hub.device_control")
+log = logging.getLogger("hub.control")
 
-NoticeHandler = Callable[[uuid.UUID, DeviceNotice], None]
-N = TypeVar("N", bound=DeviceNotice)
+NoticeHandler = Callable[[uuid.UUID, ControlNotice], None]
+N = TypeVar("N", bound=ControlNotice)
 
 
 @dataclass(eq=False, slots=True)
@@ -42,15 +45,16 @@ class _Ear:
     subscription: Subscription | None = None
 
 
-class DeviceControl:
+class TenantControl:
     def __init__(self, bus: Bus, on_notice: NoticeHandler) -> None:
         self.bus = bus
         self.origin = secrets.token_hex(8)  # this node, as notices name it
         self._on_notice = on_notice
         self._ears: dict[uuid.UUID, _Ear] = {}
 
-    def notice(self, kind: type[N], device_id: uuid.UUID, **fields: Any) -> N:
-        return kind(device_id=device_id, origin=self.origin, **fields)
+    def notice(self, kind: type[N], **fields: Any) -> N:
+        """A notice made here: this node skips it when it hears it (it acts on it at once instead)."""
+        return kind(origin=self.origin, **fields)
 
     def listening(self, tenant_id: uuid.UUID) -> bool:
         ear = self._ears.get(tenant_id)
@@ -68,7 +72,7 @@ class DeviceControl:
         if ear is None:
             ear = self._ears[tenant_id] = _Ear()
             ear.opened = asyncio.get_running_loop().create_task(
-                self._open(tenant_id, ear), name=f"devices-ear-{tenant_id}"
+                self._open(tenant_id, ear), name=f"control-ear-{tenant_id}"
             )
             ear.opened.add_done_callback(_retrieved)
         ear.holders.add(holder)
@@ -105,7 +109,7 @@ class DeviceControl:
     async def _open(self, tenant_id: uuid.UUID, ear: _Ear) -> None:
         try:
             result = await self.bus.subscribe(
-                tenant_id, DEVICES_STREAM, lambda event: self._heard(tenant_id, event)
+                tenant_id, CONTROL_STREAM, lambda event: self._heard(tenant_id, event)
             )
         except BaseException:
             if self._ears.get(tenant_id) is ear:
@@ -127,9 +131,7 @@ class DeviceControl:
         try:
             self._on_notice(tenant_id, notice)
         except Exception:
-            log.exception(
-                "tenant %s: acting on %s of device %s failed", tenant_id, event.event, notice.device_id
-            )
+            log.exception("tenant %s: acting on %s failed: %r", tenant_id, event.event, notice)
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:
