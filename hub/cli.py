@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     add_devices_command(sub)
     sim = sub.add_parser(
         "sim",
-        help="run a simulator: sii (Chile's tax authority), scale (serial, on a pty), printer (ESC/POS)",
+        help="run a simulator: sii (Chile's tax authority), scale (serial, on a pty), printer (ESC/POS), "
+        "devices (the demo store's virtual scale and printer with their agent)",
     )
     simulators = sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
     add_sim_sii(simulators)
