@@ -1,9 +1,10 @@
 """The owner dashboard's figures as pure code over a mapping: ``apply`` one event, read a ``snapshot``.
 
-Pure code over a ``MutableMapping[str, Any]`` so the same functions run in the hub's ``DashboardActor`` today
-and over a faust Table in a worker later. Values are JSON-like (dicts, lists, ints, strings); ``apply``
-reads each top-level value it needs once and assigns every one it read back at the end, because a faust
-Table persists what is assigned, not what is mutated in place (its values are copies).
+Pure code over a ``MutableMapping[str, Any]`` so the same functions run in the hub's ``DashboardActor`` and
+over a faust Table in ``storehub worker`` (``hub.worker.dashboards``). Values are JSON-like (dicts, lists,
+ints, strings); ``apply`` reads each top-level value it needs once and assigns every one it read back at
+the end, because a faust Table persists what is assigned, not what is mutated in place (its values are
+copies).
 
 Incremental: an event changes a few numbers (per line of its sale); nothing here looks at the whole day.
 Idempotent: the ids of the sales and credit notes counted today are kept (with the state of their fiscal

@@ -34,6 +34,9 @@ from hub.events.stream import EventRecord, EventStreamError, encode_record, tena
 log = logging.getLogger("hub.events.kafka")
 
 _TOPIC_ALREADY_EXISTS = 36
+# The event stream's topic and partition count: the relays write it, ``storehub worker`` reads it.
+TOPIC = "storehub.events"
+PARTITIONS = 12
 
 
 class KafkaEventStream:
@@ -41,8 +44,8 @@ class KafkaEventStream:
         self,
         bootstrap: str,
         *,
-        topic: str = "storehub.events",
-        partitions: int = 12,
+        topic: str = TOPIC,
+        partitions: int = PARTITIONS,
         replication: int = 1,
         timeout: float = 10.0,
         linger_ms: int = 0,

@@ -31,6 +31,7 @@ import msgspec
 from faust.web import Request, Response, View
 
 from actors.dashboard_totals import SALE_EVENTS
+from hub.events.kafka_stream import PARTITIONS, TOPIC
 from hub.events.stream import EventRecord, decode_record
 from hub.services import Services
 from hub.settings import Settings
@@ -40,8 +41,6 @@ from schema.errors import StorehubError, ValidationError
 log = logging.getLogger("hub.worker")
 
 APP_ID = "storehub-worker"
-TOPIC = "storehub.events"
-PARTITIONS = 12
 RETRY_MAX_SECONDS = 10.0
 
 
@@ -95,7 +94,10 @@ class _Lifecycle(mode.Service):
         await self.pipelines.stop()
 
 
-def make_app(settings: Settings, *, web_host: str = "127.0.0.1", web_port: int = 6066) -> faust.App:
+def make_app(
+    settings: Settings, *, web_host: str = "127.0.0.1", web_port: int = 6066
+) -> tuple[faust.App, Pipelines]:
+    """The faust app and the pipelines its agent drives (start them with it: ``run``)."""
     if not settings.kafka_url:
         raise ValidationError("storehub worker needs STOREHUB_KAFKA_URL (the event stream's bootstrap)")
     app = faust.App(
@@ -113,7 +115,6 @@ def make_app(settings: Settings, *, web_host: str = "127.0.0.1", web_port: int =
     )
     table = app.Table("dashboard", default=None, partitions=PARTITIONS)
     pipelines = Pipelines(settings, table)
-    app.pipelines = pipelines  # type: ignore[attr-defined]
     events = app.topic(TOPIC, key_serializer="raw", value_serializer="raw", partitions=PARTITIONS)
 
     @app.agent(events)
@@ -152,13 +153,12 @@ def make_app(settings: Settings, *, web_host: str = "127.0.0.1", web_port: int =
                 status=200 if ready else 503,
             )
 
-    app.lifecycle = _Lifecycle(pipelines)  # type: ignore[attr-defined]
-    return app
+    return app, pipelines
 
 
 def run(settings: Settings, *, web_host: str, web_port: int, loglevel: str) -> int:
     """Run the worker until a signal stops it (blocks)."""
-    app = make_app(settings, web_host=web_host, web_port=web_port)
-    worker = faust.Worker(app, app.lifecycle, loglevel=loglevel)  # type: ignore[attr-defined]
+    app, pipelines = make_app(settings, web_host=web_host, web_port=web_port)
+    worker = faust.Worker(app, _Lifecycle(pipelines), loglevel=loglevel)
     worker.execute_from_commandline()
     return 0

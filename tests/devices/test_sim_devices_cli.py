@@ -26,8 +26,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-async def storehub(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``storehub *args`` with its stdout and stderr together on a pipe."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "hub.cli",
@@ -37,6 +38,10 @@ async def storehub(*args: str, env: dict[str, str]) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def storehub(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    process = await spawn(*args, env=env)
     output, _ = await asyncio.wait_for(process.communicate(), 180)
     assert process.returncode is not None
     return process.returncode, output.decode()
@@ -44,16 +49,7 @@ async def storehub(*args: str, env: dict[str, str]) -> tuple[int, str]:
 
 @asynccontextmanager
 async def running(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub.cli",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await spawn(*args, env=env)
     try:
         yield process
     finally:
