@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.dashboard_totals import KITCHEN_EVENT
+from actors.kitchen_pg import route_rows, write_change, write_ticket
 from hub.db import Database, tenant_of
 from hub.events.outbox import emit
 from schema.errors import ConflictError, NotFoundError
@@ -72,27 +73,10 @@ async def route_order(
     """Each station of the store that gets something, by station code, with its items in order."""
     wanted = {item.product_id for item in items}
     async with db.tenant(tenant_id) as session:
-        stations = list(
-            (
-                await session.execute(
-                    select(KitchenStation.id)
-                    .where(KitchenStation.store_id == store_id)
-                    .order_by(KitchenStation.code, KitchenStation.id)
-                )
-            ).scalars()
-        )
-        products = {
-            row.id: row
-            for row in (
-                await session.execute(
-                    select(Product.id, Product.name, Product.category_id).where(Product.id.in_(wanted))
-                )
-            ).all()
-        }
-        route_rows = await session.execute(
-            select(KitchenRoute.category_id, KitchenRoute.station_id).where(KitchenRoute.store_id == store_id)
-        )
-        routes: dict[uuid.UUID, uuid.UUID] = {category: station for category, station in route_rows.tuples()}
+        if db.is_postgres:
+            stations, products = await route_rows(session, tenant_id, store_id, list(wanted))
+        else:
+            stations, products = await _route_rows(session, store_id, wanted)
     if not stations:
         raise NoStationError("this store has no kitchen station", store_id=str(store_id))
     missing = wanted - products.keys()
@@ -100,20 +84,46 @@ async def route_order(
         raise NotFoundError("product not found", product_id=str(sorted(missing)[0]))
     by_station: dict[uuid.UUID, list[RoutedItem]] = {}
     for item in items:
-        product = products[item.product_id]
-        routed = routes.get(product.category_id) if product.category_id else None
+        name, _category, routed = products[item.product_id]
         # No route (or, defensively, one to a station of another store): the store's first station.
         station = routed if routed is not None and routed in stations else stations[0]
         by_station.setdefault(station, []).append(
             RoutedItem(
-                product_id=product.id,
-                name=product.name,
+                product_id=item.product_id,
+                name=name,
                 quantity=item.quantity,
                 modifiers=tuple(item.modifiers),
                 note=item.note,
             )
         )
     return [(station, by_station[station]) for station in stations if station in by_station]
+
+
+async def _route_rows(
+    session: AsyncSession, store_id: uuid.UUID, wanted: set[uuid.UUID]
+) -> tuple[list[uuid.UUID], dict[uuid.UUID, tuple[str, uuid.UUID | None, uuid.UUID | None]]]:
+    """``actors.kitchen_pg.route_rows`` with portable statements (the embedded SQLite)."""
+    stations = list(
+        (
+            await session.execute(
+                select(KitchenStation.id)
+                .where(KitchenStation.store_id == store_id)
+                .order_by(KitchenStation.code, KitchenStation.id)
+            )
+        ).scalars()
+    )
+    found = await session.execute(
+        select(Product.id, Product.name, Product.category_id).where(Product.id.in_(wanted))
+    )
+    route_rows_ = await session.execute(
+        select(KitchenRoute.category_id, KitchenRoute.station_id).where(KitchenRoute.store_id == store_id)
+    )
+    routes: dict[uuid.UUID, uuid.UUID] = {category: station for category, station in route_rows_.tuples()}
+    products = {
+        row.id: (row.name, row.category_id, routes.get(row.category_id) if row.category_id else None)
+        for row in found.all()
+    }
+    return stations, products
 
 
 # -- reading -------------------------------------------------------------------------------------------
@@ -280,6 +290,18 @@ async def insert_ticket(
     """Write a new ticket of ``station`` (the actor's, so no lookup) with its items and its events; raises
     IntegrityError if its order has one here, or if the station is gone."""
     async with db.tenant(tenant_id) as session:
+        if db.is_postgres:
+            rev = await write_ticket(
+                session,
+                tenant_id,
+                station.store_id,
+                ticket,
+                _timed(ticket, station),
+                _names(ticket),
+                ticket.created_at,
+            )
+            if rev is not None:
+                return _with_rev(ticket, rev)
         rev = await next_rev(session, ticket.station_id)
         ticket = _with_rev(ticket, rev)
         session.add(
@@ -325,6 +347,13 @@ async def save_ticket(
 ) -> KitchenTicketView:
     """Write the ticket's new state and times, the items whose state changed, and its event."""
     async with db.tenant(tenant_id) as session:
+        if db.is_postgres:
+            now = datetime.now(UTC)
+            rev = await write_change(
+                session, tenant_id, before, after, _timed(after, station), _names(after), now
+            )
+            if rev is not None:
+                return _with_rev(after, rev)
         rev = await next_rev(session, after.station_id)
         after = _with_rev(after, rev)
         await session.execute(
@@ -377,6 +406,11 @@ async def save_thresholds(
         )
         emit(session, stream_of(station.station_id), STATION_EVENT, view)
     return view
+
+
+def _names(ticket: KitchenTicketView) -> tuple[str, str, str]:
+    """The station's stream and the two events a ticket change writes (``actors.kitchen_pg``)."""
+    return stream_of(ticket.station_id), TICKET_EVENT, TIMED_EVENT
 
 
 def _with_rev(ticket: KitchenTicketView, rev: int) -> KitchenTicketView:
