@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
-from till_load import percentile, prepare_database  # noqa: E402
+from till_load import drop_database, percentile, prepare_database  # noqa: E402
 
 
 async def _timed(work: Any, count: int, concurrency: int) -> tuple[list[float], float, float]:
@@ -156,6 +156,7 @@ async def main() -> None:
         built = round(statements / args.sales, 1)
         results[name] = _summary(times, wall, cpu) | {"sqlalchemy_statements_each": built}
     await db.dispose()
+    await drop_database(args.pg, url)
     for name in ("baseline", "portable", "commit"):
         figures = results[name]
         print(

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.till_load import (  # noqa: E402
+    drop_database,
     free_port,
     percentile,
     prepare_database,
@@ -226,6 +227,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     processes: list[Any] = []
+    db_url: str | None = None
     try:
         db_url, cashier, registers, barcodes = await prepare_database(args.pg, 1)
         owner, kitchen, station, store = await screen_tokens(db_url)
@@ -283,6 +285,7 @@ async def main() -> None:
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
+        await drop_database(args.pg, db_url)
 
     result = {
         "nodes": args.nodes,

@@ -134,6 +134,19 @@ async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[s
     return url, bearer_token("shk", made.tenant_id, secret), registers, barcodes
 
 
+async def drop_database(admin_url: str, db_url: str | None) -> None:
+    """Drop a database ``prepare_database`` made (each run makes a fresh one: without this they pile up)."""
+    if db_url is None:
+        return
+    import asyncpg
+
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     # STOREHUB_BENCH_SERVER_LOG=path keeps the servers' stderr (probes, warnings) instead of dropping it.
     log_path = os.environ.get("STOREHUB_BENCH_SERVER_LOG")
@@ -321,6 +334,7 @@ async def main() -> None:
     rng = random.Random(1)
     processes: list[subprocess.Popen[bytes]] = []
     runs: list[tuple[str, Figures, float]] = []
+    db_url: str | None = None
     try:
         if args.url:
             urls, token = [args.url], args.token
@@ -358,6 +372,7 @@ async def main() -> None:
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
+        await drop_database(args.pg, db_url)
 
     _, figures, elapsed = runs[-1]
     result = {
