@@ -147,8 +147,12 @@ class OutboxRelay:
     async def _mark_published(self, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
         try:
             async with self.db.tenant(tenant_id) as session:
+                # No session state to synchronize (nothing here loaded the rows): skip the ORM's evaluation.
                 await session.execute(
-                    update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=datetime.now(UTC))
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(ids))
+                    .values(published_at=datetime.now(UTC))
+                    .execution_options(synchronize_session=False)
                 )
         except Exception:
             # Left unmarked, they are published again by a sweep: at least once, never lost.
