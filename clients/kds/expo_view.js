@@ -2,7 +2,7 @@
 // per station), and a compact summary per station. Pure functions of the state expo.js keeps; texts come
 // from ctx.t (i18n/es.json). ctx: {t, now() (the hub's clock in ms), busy (ticket ids being served)}.
 import { h } from "/static/dom.js";
-import { ageLevel, formatAge, formatQuantity } from "/kds/shared.js";
+import { ageLevel, ageOf, formatAge, formatQuantity, tableName } from "/kds/shared.js";
 
 const LEVELS = ["ok", "warn", "late"];
 const COUNTED = ["new", "in_progress", "ready"];
@@ -42,10 +42,6 @@ function worst(levels) {
   return levels.reduce((a, b) => (LEVELS.indexOf(b) > LEVELS.indexOf(a) ? b : a), "ok");
 }
 
-function tableOf(ctx, ticket) {
-  return ticket.table ? ctx.t("ticket.table", { table: ticket.table }) : ctx.t("ticket.no_table");
-}
-
 function itemNode(item) {
   const extra = [item.modifiers.join(", "), item.note].filter(Boolean).join(" · ");
   return h(
@@ -59,7 +55,7 @@ function itemNode(item) {
 
 function partNode(ctx, part) {
   const { ticket, station } = part;
-  const age = (ctx.now() - since(ticket)) / 1000;
+  const age = ageOf(ticket, ctx.now());
   const ready = ticket.state === "ready";
   const state = ctx.t("expo.state." + ticket.state);
   return h(
@@ -98,7 +94,7 @@ export function orderNode(ctx, order) {
   const count = order.parts.filter((part) => part.ticket.state === "ready").length;
   const age = (ctx.now() - order.created) / 1000;
   const meta = [order.server, order.course].filter(Boolean).join(" · ");
-  const levels = order.parts.map((part) => ageLevel((ctx.now() - since(part.ticket)) / 1000, part.station));
+  const levels = order.parts.map((part) => ageLevel(ageOf(part.ticket, ctx.now()), part.station));
   const busy = order.parts.some((part) => ctx.busy.has(part.ticket.ticket_id));
   const progress = { ready: count, n: order.parts.length };
   return h(
@@ -109,12 +105,12 @@ export function orderNode(ctx, order) {
       "data-ready": ready,
       "data-age": worst(levels),
       "data-busy": busy,
-      "aria-label": ctx.t("expo.order_label", Object.assign({ table: tableOf(ctx, order), age: formatAge(age) }, progress)),
+      "aria-label": ctx.t("expo.order_label", Object.assign({ table: tableName(ctx.t, order), age: formatAge(age) }, progress)),
     },
     h(
       "header",
       { class: "order-head" },
-      h("strong", { class: "table", text: tableOf(ctx, order) }),
+      h("strong", { class: "table", text: tableName(ctx.t, order) }),
       h("span", { class: "timer", "data-since": new Date(order.created).toISOString(), text: formatAge(age) }),
     ),
     meta ? h("p", { class: "meta", text: meta }) : null,
@@ -134,7 +130,7 @@ export function orderNode(ctx, order) {
 export function summaryNode(ctx, record) {
   const tickets = Array.from(record.tickets.values());
   const oldest = tickets.reduce((a, b) => (a === null || since(b) < since(a) ? b : a), null);
-  const age = oldest ? (ctx.now() - since(oldest)) / 1000 : 0;
+  const age = oldest ? ageOf(oldest, ctx.now()) : 0;
   const station = record.station;
   return h(
     "a",

@@ -5,14 +5,16 @@
 // the next one: an event at or below the screen's rev is already shown, a jump means one was missed and
 // the screen reloads. live.js resubscribes with since/epoch after a drop, so the missed events are
 // replayed; when the hub cannot replay them (resync) it calls onReset and the screen reloads. Events that
-// arrive while a reload is in flight wait and are applied after it, so none falls between the two.
+// arrive while a reload is in flight wait and are applied after it, so none falls between the two. Those
+// rules are station_tickets.js's, which the expo follows as well.
 //
 // Tap a ticket: bump it (new -> in preparation -> ready -> served, off the screen). Tap an item: that item
 // is done. "Recuperar" brings back the last served ticket. Text comes from i18n/es.json.
 import { $, h } from "/static/dom.js";
-import { loadMessages } from "/static/i18n.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
-import { Toasts, ageLevel, formatAge, formatQuantity } from "/kds/shared.js";
+import { LiveSocket } from "/static/live.js";
+import { errorTexts, loadTexts, pressOnEnter, showBootFailed, watchSocket } from "/kds/screen.js";
+import { HubClock, Toasts, ageLevel, ageOf, formatAge, formatQuantity, tableName } from "/kds/shared.js";
+import { StationTickets } from "/kds/station_tickets.js";
 
 const STATION_KEY = "storehub.kds.station";
 const SOUND_KEY = "storehub.kds.sound";
@@ -57,15 +59,8 @@ class Beeper {
 }
 
 async function boot() {
-  let messages;
-  try {
-    messages = await loadMessages("/kds/i18n/");
-  } catch (err) {
-    setTimeout(boot, 3000); // nothing to say it with yet: the loading text stays and we try again
-    return;
-  }
-  messages.apply(document);
-  document.title = messages.t("title");
+  const messages = await loadTexts("title", boot);
+  if (!messages) return;
   const { api } = window.storehub;
   let stations;
   try {
@@ -76,10 +71,7 @@ async function boot() {
       location.assign("/login/");
       return;
     }
-    $("boot").replaceChildren(h("span", { text: messages.t("boot.failed") }));
-    const retry = h("button", { type: "button", text: messages.t("boot.retry") });
-    retry.addEventListener("click", () => location.reload());
-    $("boot").append(retry);
+    showBootFailed(messages);
     return;
   }
   const wanted = new URLSearchParams(location.search).get("station") || localStorage.getItem(STATION_KEY);
@@ -117,91 +109,32 @@ function start(messages, chosen) {
   history.replaceState(null, "", url);
 
   const t = messages.t.bind(messages);
+  const errorText = errorTexts(messages);
   const live = new LiveSocket();
   const toasts = new Toasts($("toasts"));
   const beeper = new Beeper();
+  const clock = new HubClock();
   const app = $("app");
   const view = {
-    station: { station_id: chosen.id, name: chosen.name, warn_after_s: chosen.warn_after_s, late_after_s: chosen.late_after_s },
-    rev: null, // null until the first load
-    tickets: new Map(),
-    offset: 0, // hub clock minus this screen's clock, so ages do not depend on the screen's clock
-    loading: false,
-    held: [], // events that arrived during a reload
     busy: new Set(), // tickets with a command in flight: a second tap must not bump twice
     fresh: new Set(), // tickets that just arrived: they flash
   };
+  const known = { station_id: chosen.id, name: chosen.name, warn_after_s: chosen.warn_after_s, late_after_s: chosen.late_after_s };
+  const board = new StationTickets(live, known, {
+    clock,
+    changed: () => render(),
+    failed: (err) => toasts.show(errorText(err)),
+    arrived(ticket) {
+      // A new ticket on the live stream beeps and flashes.
+      if (ticket.state !== "new") return;
+      view.fresh.add(ticket.ticket_id);
+      setTimeout(() => view.fresh.delete(ticket.ticket_id), 3000);
+      beeper.beep();
+      app.dataset.beeps = String(beeper.count);
+    },
+  });
 
-  function errorText(err) {
-    const key = "errors." + (err && err.code);
-    return messages.has(key) ? t(key) : (err && err.message) || t("errors.generic");
-  }
-
-  function tableOf(ticket) {
-    return ticket.table ? t("ticket.table", { table: ticket.table }) : t("ticket.no_table");
-  }
-
-  function ageOf(ticket) {
-    return (Date.now() + view.offset - Date.parse(ticket.created_at)) / 1000;
-  }
-
-  // -- state ----------------------------------------------------------------------------------------------
-
-  async function reload() {
-    if (view.loading) return;
-    view.loading = true;
-    view.held = [];
-    try {
-      const state = await live.request("kitchen.get", { station_id: chosen.id });
-      view.station = state.station;
-      view.rev = state.rev;
-      view.tickets = new Map(state.tickets.map((ticket) => [ticket.ticket_id, ticket]));
-      view.offset = Date.parse(state.server_time) - Date.now();
-      view.loading = false;
-      const held = view.held;
-      view.held = [];
-      for (const [name, payload] of held) apply(name, payload, true, false);
-    } catch (err) {
-      view.loading = false;
-      toasts.show(errorText(err));
-      setTimeout(reload, 3000);
-    }
-    render();
-  }
-
-  /**
-   * One change of the station (an event, or a command's reply, which often comes before its event).
-   * `announce`: a new ticket beeps and flashes (live events only). Returns false when an event reveals a
-   * missed change: the screen reloads. A reply that is not the next change waits for the events instead.
-   */
-  function apply(name, payload, announce, reply) {
-    if (view.loading) {
-      if (!reply) view.held.push([name, payload]);
-      return true;
-    }
-    if (view.rev === null || payload.rev <= view.rev) return true; // shown already
-    if (payload.rev !== view.rev + 1) {
-      if (reply) return true;
-      reload();
-      return false;
-    }
-    view.rev = payload.rev;
-    if (name === "KitchenStationChanged") {
-      view.station = payload;
-    } else if (payload.state === "served") {
-      view.tickets.delete(payload.ticket_id);
-    } else {
-      const arrived = !view.tickets.has(payload.ticket_id);
-      view.tickets.set(payload.ticket_id, payload);
-      if (arrived && announce && payload.state === "new") {
-        view.fresh.add(payload.ticket_id);
-        setTimeout(() => view.fresh.delete(payload.ticket_id), 3000);
-        beeper.beep();
-        app.dataset.beeps = String(beeper.count);
-      }
-    }
-    return true;
-  }
+  const tableOf = (ticket) => tableName(t, ticket);
 
   // -- commands -------------------------------------------------------------------------------------------
 
@@ -212,7 +145,7 @@ function start(messages, chosen) {
     try {
       const ticket = await live.request(type, Object.assign({ station_id: chosen.id }, payload));
       // The reply can come before the event: show it now; the event then changes nothing.
-      apply("KitchenTicketChanged", ticket, false, true);
+      board.apply("KitchenTicketChanged", ticket, true);
     } catch (err) {
       toasts.show(errorText(err));
     } finally {
@@ -224,7 +157,7 @@ function start(messages, chosen) {
   async function recall() {
     try {
       const ticket = await live.request("kitchen.recall", { station_id: chosen.id });
-      apply("KitchenTicketChanged", ticket, false, true);
+      board.apply("KitchenTicketChanged", ticket, true);
       toasts.show(t("recalled", { table: tableOf(ticket) }), "ok");
     } catch (err) {
       toasts.show(errorText(err));
@@ -251,7 +184,7 @@ function start(messages, chosen) {
   }
 
   function ticketNode(ticket) {
-    const age = ageOf(ticket);
+    const age = ageOf(ticket, clock.now());
     const meta = [ticket.server, ticket.course].filter(Boolean).join(" · ");
     return h(
       "article",
@@ -259,7 +192,7 @@ function start(messages, chosen) {
         class: "ticket" + (view.fresh.has(ticket.ticket_id) ? " fresh" : ""),
         "data-ticket": ticket.ticket_id,
         "data-state": ticket.state,
-        "data-age": ageLevel(age, view.station),
+        "data-age": ageLevel(age, board.station),
         "data-busy": view.busy.has(ticket.ticket_id),
         role: "button",
         tabindex: 0,
@@ -284,7 +217,7 @@ function start(messages, chosen) {
   }
 
   function sorted() {
-    return Array.from(view.tickets.values()).sort(
+    return Array.from(board.tickets.values()).sort(
       (a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || (a.ticket_id < b.ticket_id ? -1 : 1),
     );
   }
@@ -292,23 +225,22 @@ function start(messages, chosen) {
   function render() {
     const tickets = sorted();
     $("tickets").replaceChildren(...tickets.map(ticketNode));
-    $("empty").hidden = tickets.length > 0 || view.rev === null;
-    $("station-name").textContent = view.station.name;
+    $("empty").hidden = tickets.length > 0 || board.rev === null;
+    $("station-name").textContent = board.station.name;
     $("open-count").textContent = tickets.length === 1 ? t("bar.open_one") : t("bar.open", { n: tickets.length });
-    app.dataset.rev = view.rev === null ? "" : String(view.rev);
+    app.dataset.rev = board.rev === null ? "" : String(board.rev);
   }
 
   /** Every second: the timers and their colours, without rebuilding the tickets. */
   function tick() {
     for (const node of $("tickets").children) {
-      const ticket = view.tickets.get(node.dataset.ticket);
+      const ticket = board.tickets.get(node.dataset.ticket);
       if (!ticket) continue;
-      const age = ageOf(ticket);
+      const age = ageOf(ticket, clock.now());
       node.querySelector(".timer").textContent = formatAge(age);
-      node.dataset.age = ageLevel(age, view.station);
+      node.dataset.age = ageLevel(age, board.station);
     }
-    const now = new Date(Date.now() + view.offset);
-    $("clock").textContent = now.toLocaleTimeString("es", { hour: "2-digit", minute: "2-digit" });
+    clock.show($("clock"));
   }
 
   function showSound() {
@@ -322,7 +254,7 @@ function start(messages, chosen) {
   $("tickets").addEventListener("click", (event) => {
     const ticketNode_ = event.target.closest(".ticket");
     if (!ticketNode_) return;
-    const ticket = view.tickets.get(ticketNode_.dataset.ticket);
+    const ticket = board.tickets.get(ticketNode_.dataset.ticket);
     if (!ticket) return;
     const itemNode_ = event.target.closest(".item");
     if (itemNode_) {
@@ -334,12 +266,7 @@ function start(messages, chosen) {
     }
     command(ticket.ticket_id, "kitchen.bump", { ticket_id: ticket.ticket_id });
   });
-  $("tickets").addEventListener("keydown", (event) => {
-    if ((event.key === "Enter" || event.key === " ") && event.target.closest("[role=button]")) {
-      event.preventDefault();
-      event.target.click();
-    }
-  });
+  pressOnEnter($("tickets"), "[role=button]");
   $("recall").addEventListener("click", recall);
   $("sound").addEventListener("click", () => {
     beeper.on = !beeper.on;
@@ -354,24 +281,8 @@ function start(messages, chosen) {
     location.assign("/kds/");
   });
 
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-    waiting: (n) => t("conn.waiting", { n }),
-  });
-  live.addEventListener("unauthenticated", () => {
-    toasts.show(t("errors.session"));
-    setTimeout(() => location.assign("/login/"), 1500);
-  });
-  live.addEventListener("huberror", (event) => toasts.show(errorText(event.detail)));
-  live.subscribe("kitchen:" + chosen.id, {
-    onEvent(name, payload) {
-      if (apply(name, payload, true, false)) render();
-    },
-    onReset: reload,
-  });
+  watchSocket(live, t, toasts, errorText);
+  board.follow("kitchen:" + chosen.id);
   live.start();
 
   showSound();

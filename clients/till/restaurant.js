@@ -5,15 +5,21 @@
 // The floor follows the `floor:<store_id>` stream. floor.get answers the floor at `rev` and the stream
 // position; each event carries the store's next `rev`: one at or below ours is already shown, the next one
 // is applied, a jump means one was missed and the floor is read again. Events that arrive while floor.get
-// is on its way wait for its answer, then apply by the same rule.
+// is on its way (or before the first floor came) wait for its answer, then apply by the same rule.
+//
+// One floor.get at a time. A read that fails (the hub refused it, or it found no connection in time) is
+// tried again by itself, 0.5 s doubling to 10 s, and the floor says it cannot load until one succeeds: a
+// waiter never has to reload the page to get the floor back.
 import { createFloor } from "/till/floor.js";
 import { createItemSheet } from "/till/modifiers.js";
 import { createTab } from "/till/tab.js";
 import { createTabPay } from "/till/tabpay.js";
 import { createVoid } from "/till/tabvoid.js";
-import { $ } from "/till/ui.js";
+import { $, h } from "/till/ui.js";
 
 const COURSES = [1, 2, 3, 4, 5];
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 10_000;
 
 /** What the floor shows of an open tab on its table (the hub's TabSummary), from a full TabView. */
 export function summaryOf(tab) {
@@ -35,7 +41,16 @@ export function summaryOf(tab) {
 
 export function createRestaurant(app, store) {
   const { t } = app;
-  const state = { floor: null, rev: 0, loading: false, buffered: [], skew: 0, loads: 0 };
+  const state = {
+    floor: null,
+    rev: 0,
+    loading: false, // a floor.get on its way
+    again: false, // asked to read while one was on its way: read once more when it settles
+    retry: null, // the timer of the next attempt after a failed read
+    delay: RETRY_FIRST_MS,
+    buffered: [],
+    skew: 0,
+  };
   const courseNames = app.messages.list("item.course_names");
 
   const r = {
@@ -158,20 +173,32 @@ export function createRestaurant(app, store) {
     document.body.dataset.floorRev = String(state.rev);
   }
 
+  /** Read the floor from the hub: now, or once the read on its way settles (see the header). */
   async function load() {
-    const token = ++state.loads;
+    clearTimeout(state.retry);
+    state.retry = null;
+    if (state.loading) {
+      state.again = true;
+      return;
+    }
     state.loading = true;
+    state.again = false;
     let floor;
     try {
       floor = await app.live.request("floor.get", { store_id: store.id });
     } catch (err) {
-      if (token !== state.loads) return;
       state.loading = false;
-      app.toast(app.errorText(err));
+      if (state.again) load();
+      else failed(err);
       return;
     }
-    if (token !== state.loads) return; // a newer read is on its way
     state.loading = false;
+    if (state.again) {
+      load(); // this answer may predate why we were asked again: the next read's answer counts
+      return;
+    }
+    state.delay = RETRY_FIRST_MS;
+    showStatus(null);
     accept(floor);
     const waiting = state.buffered.sort((a, b) => a[1].rev - b[1].rev);
     state.buffered = [];
@@ -179,6 +206,24 @@ export function createRestaurant(app, store) {
     for (const [name, payload] of waiting) apply(name, payload);
     document.body.dataset.floorRev = String(state.rev);
     r.tab.refresh();
+  }
+
+  /** A read failed: say so on the floor and try again later, each time a little later (up to 10 s). */
+  function failed(err) {
+    showStatus(err);
+    state.retry = setTimeout(load, state.delay);
+    state.delay = Math.min(state.delay * 2, RETRY_MAX_MS);
+  }
+
+  /** What the floor says while it cannot be read (the floor on screen, if any, may be out of date). */
+  function showStatus(err) {
+    const box = $("floor-status");
+    box.hidden = !err;
+    if (!err) return;
+    box.replaceChildren(
+      h("strong", { text: t(state.floor ? "floor.stale" : "floor.unavailable") }),
+      h("span", { text: app.errorText(err) }),
+    );
   }
 
   r.floorView = createFloor(app, r);

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from hub.auth.passwords import default_passwords
 from hub.db import Database
+from hub.security import CSP
 from schema.barcodes import make_ean13
 from schema.models import User
 from tests.clients.conftest import VIEWPORT, Demo
@@ -101,6 +103,16 @@ async def give_pin(db: Database, tenant_id: uuid.UUID, username: str, pin: str) 
     async with db.tenant(tenant_id) as session:
         user = (await session.execute(select(User).where(User.username == username))).scalar_one()
         user.pin_hash = await asyncio.to_thread(default_passwords().hash_pin, pin)
+
+
+async def check_served_with_csp(demo: Demo, files: list[tuple[str, str]]) -> None:
+    """Each (path, kind) is served, its content type names that kind, and it carries the strict CSP."""
+    async with httpx.AsyncClient(base_url=demo.base) as client:
+        for path, kind in files:
+            response = await client.get(path)
+            assert response.status_code == 200, path
+            assert kind in response.headers["content-type"], path
+            assert response.headers["content-security-policy"] == CSP
 
 
 async def shot(page: Any, name: str) -> Path:

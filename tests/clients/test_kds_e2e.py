@@ -9,7 +9,6 @@ KDS's files are CSP-clean and take every text from i18n/es.json.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from pathlib import Path
@@ -23,20 +22,22 @@ from sqlalchemy import select
 from websockets.typing import Origin
 
 from hub.auth.tokens import SESSION_COOKIE
-from hub.http.pages import CLIENTS_DIR
-from hub.security import CSP
 from hub.seed.demo import DEMO_PASSWORD
 from schema.models import KitchenStation, Product
 from tests.clients.conftest import Demo
-from tests.clients.support import WAIT_MS, call_ok
-from tests.clients.test_till_static import LOADING, PageText, has_key
+from tests.clients.restaurant_support import (
+    RESTAURANT,
+    check_kds_page,
+    kds_texts_asked,
+    missing_kds_texts,
+    restaurant_page,
+)
+from tests.clients.support import WAIT_MS, call_ok, check_served_with_csp
 from tests.hub.gateway.conftest import Client
 
 pytestmark = pytest.mark.timeout(240)
 
 expect.set_options(timeout=WAIT_MS)
-RESTAURANT = "guayaquilena"
-KDS = CLIENTS_DIR / "kds"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "kds"
 TV = {"width": 1920, "height": 1080}
 TABLET = {"width": 1280, "height": 800}
@@ -73,22 +74,6 @@ async def socket_of(demo: Demo, username: str) -> Client:
     return client
 
 
-async def kds_page(browser: Any, demo: Demo, viewport: dict[str, int]) -> tuple[Any, Any]:
-    """A signed-in page of the demo cook (``cocina``), its script errors kept in ``page.errors``."""
-    context = await browser.new_context(viewport=viewport, locale="es-EC")
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    await page.goto(f"{demo.base}/login/?tenant={RESTAURANT}")
-    await page.fill("#username", "cocina")
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(re.compile(r"/backoffice/|/kds/"))
-    return context, page
-
-
 async def page_seconds(page: Any) -> float:
     """The page's clock (Unix seconds, what Playwright's clock takes)."""
     return float(await page.evaluate("Date.now()")) / 1000
@@ -119,7 +104,7 @@ async def test_the_cook_sees_bumps_and_recalls_an_order(demo: Demo, browser: Any
     waiter, cook = await socket_of(demo, "mesero"), await socket_of(demo, "cocina")
 
     # The TV over the hot line opens its station by address; the clock is ours to move (ages).
-    context, page = await kds_page(browser, demo, TV)
+    context, page = await restaurant_page(browser, demo, TV)
     await context.clock.install()
     await page.goto(f"{demo.base}/kds/?station={hot}")
     await expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
@@ -178,7 +163,7 @@ async def test_the_cook_sees_bumps_and_recalls_an_order(demo: Demo, browser: Any
     await shot(page, "03-tv-recalled")
 
     # The tablet on the cold line picks its station; a second order beeps there, not on the hot line.
-    tablet_context, tablet = await kds_page(browser, demo, TABLET)
+    tablet_context, tablet = await restaurant_page(browser, demo, TABLET)
     await tablet.goto(f"{demo.base}/kds/")
     await expect(tablet.locator(".station-choice")).to_have_count(2)
     await shot(tablet, "04-tablet-pick-station")
@@ -203,45 +188,28 @@ async def test_the_cook_sees_bumps_and_recalls_an_order(demo: Demo, browser: Any
 # -- the files ----------------------------------------------------------------------------------------
 
 
-def catalog() -> dict[str, Any]:
-    return dict(json.loads((KDS / "i18n" / "es.json").read_text()))
-
-
 def test_the_page_is_spanish_csp_clean_and_says_nothing_of_its_own() -> None:
-    html = (KDS / "index.html").read_text()
-    assert '<html lang="es">' in html
-    parsed = PageText()
-    parsed.feed(html)
-    assert parsed.inline == []
-    assert "http://" not in html and "https://" not in html
-    assert parsed.texts == [LOADING], parsed.texts
-    assert [key for key in parsed.keys if not has_key(catalog(), key)] == []
+    check_kds_page("index.html")
 
 
 def test_every_text_the_script_asks_for_is_in_the_catalog() -> None:
-    source = (KDS / "kds.js").read_text()
-    assert "innerHTML" not in source and "insertAdjacentHTML" not in source
-    code = re.sub(r"//.*|/\*.*?\*/", "", source, flags=re.S)
-    assert not re.search(r"[áéíóúñ¿¡]", code, re.I)  # Spanish belongs in es.json
-    asked = set(re.findall(r'\bt\("([a-z_]+(?:\.[a-z_0-9]+)+)"', source))
+    asked = kds_texts_asked("kds.js", "screen.js", "shared.js", "station_tickets.js")
     states = ("new", "in_progress", "ready")
     asked |= {f"ticket.{part}.{state}" for part in ("state", "tap") for state in states}  # built at run time
     asked |= {
         f"errors.{code}" for code in ("not_found", "nothing_to_recall", "forbidden", "timeout", "offline")
     }
     assert len(asked) > 20  # the pattern found the calls
-    assert sorted(key for key in asked if not has_key(catalog(), key)) == []
+    assert missing_kds_texts(asked) == []
 
 
 async def test_the_kds_is_served_with_the_strict_csp(demo: Demo) -> None:
-    async with httpx.AsyncClient(base_url=demo.base) as client:
-        for path, kind in [
+    await check_served_with_csp(
+        demo,
+        [
             ("/kds/", "text/html"),
             ("/kds/kds.js", "javascript"),
             ("/kds/style.css", "text/css"),
             ("/kds/i18n/es.json", "json"),
-        ]:
-            response = await client.get(path)
-            assert response.status_code == 200, path
-            assert kind in response.headers["content-type"], path
-            assert response.headers["content-security-policy"] == CSP
+        ],
+    )

@@ -11,7 +11,6 @@ Screenshots (TV 1920x1080 and tablet 1280x800) go to tests/artifacts/till/expo-*
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -20,37 +19,21 @@ import pytest
 from playwright.async_api import expect
 
 from hub.gateway.connection import Connection
-from hub.http.pages import CLIENTS_DIR
-from hub.security import CSP
 from hub.seed.demo import DEMO_PASSWORD
 from tests.clients.conftest import Demo
-from tests.clients.support import WAIT_MS, FrameLog, Gate, call_ok, shot
-from tests.clients.test_kds_e2e import RESTAURANT, TABLET, TV, order, page_seconds, restaurant, socket_of
-from tests.clients.test_till_static import LOADING, PageText, has_key
+from tests.clients.restaurant_support import (
+    RESTAURANT,
+    check_kds_page,
+    kds_texts_asked,
+    missing_kds_texts,
+    restaurant_page,
+)
+from tests.clients.support import WAIT_MS, FrameLog, Gate, call_ok, check_served_with_csp, shot
+from tests.clients.test_kds_e2e import TABLET, TV, order, page_seconds, restaurant, socket_of
 
 pytestmark = pytest.mark.timeout(240)
 
 expect.set_options(timeout=WAIT_MS)
-KDS = CLIENTS_DIR / "kds"
-
-
-async def expo_page(
-    browser: Any, demo: Demo, viewport: dict[str, int], username: str = "cocina"
-) -> tuple[Any, Any]:
-    """A signed-in page of a demo restaurant user; script errors and CSP violations go to ``page.errors``."""
-    context = await browser.new_context(viewport=viewport, locale="es-EC")
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.errors = errors
-    await page.goto(f"{demo.base}/login/?tenant={RESTAURANT}")
-    await page.fill("#username", username)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(re.compile(r"/(kds|till|backoffice)/"))
-    return context, page
 
 
 async def open_expo(page: Any, demo: Demo, query: str = "") -> None:
@@ -104,7 +87,7 @@ async def test_the_expo_follows_both_stations_and_serves_ready_orders(demo: Demo
     waiter, cook = await socket_of(demo, "mesero"), await socket_of(demo, "cocina")
 
     # The TV at the pass: no store in the address, the page finds it from the kitchen's stations.
-    context, page = await expo_page(browser, demo, TV)
+    context, page = await restaurant_page(browser, demo, TV)
     await context.clock.install()
     await open_expo(page, demo)
     assert f"store={place['store_id']}" in page.url
@@ -187,7 +170,7 @@ async def test_the_expo_follows_both_stations_and_serves_ready_orders(demo: Demo
     await shot(page, "expo-02-tv-ready-and-late")
 
     # The same screen on a 10" tablet.
-    tablet_context, tablet = await expo_page(browser, demo, TABLET)
+    tablet_context, tablet = await restaurant_page(browser, demo, TABLET)
     await open_expo(tablet, demo, f"?store={place['store_id']}")
     await expect(tablet.locator(".order")).to_have_count(3)
     await expect(card(tablet, seven)).to_have_attribute("data-ready", "all")
@@ -250,7 +233,7 @@ async def test_the_expo_equals_the_hub_after_a_dropped_connection(demo: Demo, br
         waiter, "kitchen.order", order(place, "1", [("Humita", 1000, []), ("Cola", 1000, [])])
     )
 
-    context, page = await expo_page(browser, demo, TABLET)
+    context, page = await restaurant_page(browser, demo, TABLET)
     gate = Gate()
     await gate.install(page)
     await open_expo(page, demo)
@@ -323,7 +306,7 @@ async def test_a_cashier_is_refused_the_expo(demo: Demo, browser: Any) -> None:
     refused = await waiter.call("kitchen.expo", {"store_id": place["store_id"]})
     assert refused["type"] == "error" and refused["code"] == "forbidden", refused
 
-    context, page = await expo_page(browser, demo, TABLET, "mesero")
+    context, page = await restaurant_page(browser, demo, TABLET, "mesero")
     frames = FrameLog()
     frames.attach(page)
     # The store in the address: the page asks the hub, which refuses; the page says so.
@@ -346,48 +329,31 @@ async def test_a_cashier_is_refused_the_expo(demo: Demo, browser: Any) -> None:
 # -- the files ----------------------------------------------------------------------------------------
 
 
-def catalog() -> dict[str, Any]:
-    return dict(json.loads((KDS / "i18n" / "es.json").read_text()))
-
-
 def test_the_expo_page_is_spanish_csp_clean_and_says_nothing_of_its_own() -> None:
-    html = (KDS / "expo.html").read_text()
-    assert '<html lang="es">' in html
-    parsed = PageText()
-    parsed.feed(html)
-    assert parsed.inline == []
-    assert "http://" not in html and "https://" not in html
-    assert parsed.texts == [LOADING], parsed.texts
-    assert [key for key in parsed.keys if not has_key(catalog(), key)] == []
+    check_kds_page("expo.html")
 
 
 def test_every_text_the_expo_asks_for_is_in_the_catalog() -> None:
-    asked: set[str] = set()
-    for name in ("expo.js", "expo_view.js", "shared.js"):
-        source = (KDS / name).read_text()
-        assert "innerHTML" not in source and "insertAdjacentHTML" not in source
-        assert len(source.splitlines()) < 400, name
-        code = re.sub(r"//.*|/\*.*?\*/", "", source, flags=re.S)
-        assert not re.search(r"[áéíóúñ¿¡]", code, re.I), name  # Spanish belongs in es.json
-        asked |= set(re.findall(r'\bt\("([a-z_]+(?:\.[a-z_0-9]+)+)"', source))
+    asked = kds_texts_asked("expo.js", "expo_view.js", "screen.js", "shared.js", "station_tickets.js")
+    asked.add("expo.title")  # the page's title, named to loadTexts
     states = ("new", "in_progress", "ready")
     asked |= {f"expo.state.{state}" for state in states} | {f"expo.count.{state}" for state in states}
     asked |= {f"expo.denied.{reason}" for reason in ("forbidden", "not_found", "none")}
     asked |= {f"errors.{code}" for code in ("not_found", "forbidden", "timeout", "offline")}
     assert len(asked) > 25  # the pattern found the calls
-    assert sorted(key for key in asked if not has_key(catalog(), key)) == []
+    assert missing_kds_texts(asked) == []
 
 
 async def test_the_expo_is_served_with_the_strict_csp(demo: Demo) -> None:
-    async with httpx.AsyncClient(base_url=demo.base) as client:
-        for path, kind in [
+    await check_served_with_csp(
+        demo,
+        [
             ("/kds/expo.html", "text/html"),
             ("/kds/expo.js", "javascript"),
             ("/kds/expo_view.js", "javascript"),
             ("/kds/shared.js", "javascript"),
+            ("/kds/screen.js", "javascript"),
+            ("/kds/station_tickets.js", "javascript"),
             ("/kds/expo.css", "text/css"),
-        ]:
-            response = await client.get(path)
-            assert response.status_code == 200, path
-            assert kind in response.headers["content-type"], path
-            assert response.headers["content-security-policy"] == CSP
+        ],
+    )

@@ -7,12 +7,17 @@
   owner's dashboard. The waiter's order reaches the hot line with its dish only (the drink goes to the cold
   line and bar: routing by category), the cook bumps it (the KDS shows the new state, the till's tab stays
   as it was, without errors), and paying on the till moves the dashboard's total and count.
+* The floor comes back by itself: after a dropped connection, and after the hub refused floor.get (the
+  till says it cannot load the floor and tries again, later each time, until the floor is there).
 
 Screenshots (1280x800) go to tests/artifacts/restaurant/.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import itertools
 import re
 import uuid
 from pathlib import Path
@@ -22,16 +27,19 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
+from hub.gateway.commands import COMMANDS
+from hub.gateway.connection import Connection
+from schema.errors import UnavailableError
 from schema.models import KitchenTicket, PrintJob, Product, ProductModifier, Register, Sale, SaleTender, Tab
 from tests.clients.conftest import VIEWPORT, Demo
-from tests.clients.support import WAIT_MS, Gate, call_ok, give_pin
-from tests.clients.test_kds_e2e import RESTAURANT, kds_page, restaurant, socket_of
+from tests.clients.restaurant_support import restaurant_page
+from tests.clients.support import WAIT_MS, FrameLog, Gate, call_ok, give_pin
+from tests.clients.test_kds_e2e import restaurant, socket_of
 
 pytestmark = pytest.mark.timeout(240)
 expect.set_options(timeout=WAIT_MS)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "restaurant"
-PASSWORD = "demo1234"
 
 
 async def shot(page: Any, name: str) -> None:
@@ -44,26 +52,9 @@ def usd(cents: int) -> str:
     return f"${cents // 100:,}.{cents % 100:02d}"
 
 
-async def signed_in(browser: Any, demo: Demo, username: str) -> tuple[Any, Any]:
-    """A 1280x800 page of a demo restaurant user, signed in; script errors kept in ``page.errors``."""
-    context = await browser.new_context(viewport=VIEWPORT, locale="es-EC")
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.errors = errors
-    await page.goto(f"{demo.base}/login/?tenant={RESTAURANT}")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(re.compile(r"/(till|kds|backoffice|dashboard)/"))
-    return context, page
-
-
 async def open_till(browser: Any, demo: Demo) -> tuple[Any, Any]:
     """The waiter's till on the restaurant's register: the floor plan, live."""
-    context, page = await signed_in(browser, demo, "mesero")
+    context, page = await restaurant_page(browser, demo, VIEWPORT, "mesero")
     await page.wait_for_url(re.compile(r"/till/"))
     await page.click(".register-choice")
     await expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
@@ -250,13 +241,13 @@ async def test_till_kds_and_dashboard_at_once(demo: Demo, browser: Any) -> None:
     await call_ok(waiter, "cash.open", {"register_id": str(register), "float_amount": 5000})
     before = (await call_ok(owner, "dashboard.get", {}))["totals"]
 
-    dashboard_context, dashboard = await signed_in(browser, demo, "duena")
+    dashboard_context, dashboard = await restaurant_page(browser, demo, VIEWPORT, "duena")
     await dashboard.goto(demo.base + "/dashboard/")
     await expect(dashboard.locator("#conn")).to_have_attribute("data-state", "connected")
     await expect(dashboard.locator("#total")).to_have_text(usd(before["total"]))
     await expect(dashboard.locator("#count")).to_have_text(str(before["count"]))
 
-    kds_context, kds = await kds_page(browser, demo, VIEWPORT)
+    kds_context, kds = await restaurant_page(browser, demo, VIEWPORT)
     await kds.goto(f"{demo.base}/kds/?station={hot}")
     await expect(kds.locator("#conn")).to_have_attribute("data-state", "connected")
     await expect(kds.locator("#station-name")).to_have_text("Cocina caliente")
@@ -376,7 +367,7 @@ async def test_the_floor_catches_up_after_a_dropped_connection(demo: Demo, brows
     """While the till's socket is down the owner opens a table and orders over hers; when it is back the
     floor shows that tab with its total, at the hub's rev (replayed by seq, or read again on a gap)."""
     place = await restaurant(demo)
-    context, page = await signed_in(browser, demo, "mesero")
+    context, page = await restaurant_page(browser, demo, VIEWPORT, "mesero")
     gate = Gate()
     await gate.install(page)
     await page.click(".register-choice")
@@ -406,6 +397,69 @@ async def test_the_floor_catches_up_after_a_dropped_connection(demo: Demo, brows
     now = await call_ok(owner, "floor.get", {"store_id": place["store_id"]})
     await expect(page.locator("body")).to_have_attribute("data-floor-rev", str(now["rev"]))
     await shot(page, "06-caught-up")
+    assert page.errors == []
+    await owner.socket.close()
+    await context.close()
+
+
+async def test_the_floor_loads_by_itself_after_the_hub_refused_it(
+    demo: Demo, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub refuses floor.get (unavailable) three times, and until the till has said so on screen: the
+    till reads again by itself, one read at a time, waiting longer each time (0.5 s, 1 s, 2 s), and the floor
+    appears without a reload. The owner opens M4 while the read that succeeds is on its way, and its event
+    reaches the till before the read's answer: it waits for the answer and is on the floor too."""
+    place = await restaurant(demo)
+    owner = await socket_of(demo, "duena")
+    floor = await call_ok(owner, "floor.get", {"store_id": place["store_id"]})
+    tables = {t["name"]: t["id"] for a in floor["areas"] for t in a["tables"]}
+    served = COMMANDS["floor.get"].handler
+    loop = asyncio.get_running_loop()
+    reads: list[float] = []  # when the hub was asked, on its clock
+    shown = asyncio.Event()  # the till showed that it cannot load the floor
+    frames = FrameLog()
+    opened: list[dict[str, Any]] = []
+
+    async def floor_get(conn: Connection, payload: Any, command_id: str | None) -> Any:
+        reads.append(loop.time())
+        if len(reads) <= 3 or not shown.is_set():
+            raise UnavailableError("the floor cannot be read right now")
+        answer = await served(conn, payload, command_id)
+        if not opened:
+            # The answer is taken but not sent yet: M4's event gets to the till first.
+            start = len(frames.received)
+            opened.append(await call_ok(owner, "tab.open", {"table_id": tables["M4"], "guests": 4}))
+            tab_id = opened[0]["tab_id"]
+            await frames.wait(
+                lambda f: f.get("event") == "TabChanged" and f["payload"]["tab_id"] == tab_id, start=start
+            )
+        return answer
+
+    monkeypatch.setitem(COMMANDS, "floor.get", dataclasses.replace(COMMANDS["floor.get"], handler=floor_get))
+    context, page = await restaurant_page(browser, demo, VIEWPORT, "mesero")
+    frames.attach(page)
+    await page.click(".register-choice")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+    status = page.locator("#floor-status")
+    await expect(status).to_be_visible()
+    await expect(status).to_contain_text("No se pudo cargar el salón. Reintentando automáticamente…")
+    await expect(status).to_contain_text("Servicio no disponible por un momento.")  # the hub's reason
+    await expect(page.locator("#floor-view .table")).to_have_count(0)
+    await shot(page, "07-floor-unavailable")
+    shown.set()
+
+    await expect(page.locator("#floor-view .table")).to_have_count(8)
+    await expect(status).to_be_hidden()
+    await expect(page.locator(".table[data-name='M4']")).to_have_attribute("data-state", "open")
+    page_reads = [f for f in frames.sent if f.get("type") == "floor.get"]
+    assert len(page_reads) == len(reads) >= 4  # three refusals, then the read that succeeded; none twice
+    assert len({f["id"] for f in page_reads}) == len(page_reads)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
+    assert [gap >= 0.45 * 2**n for n, gap in enumerate(gaps[:3])] == [True] * 3, gaps  # 0.5, 1, 2 s
+    now = await call_ok(owner, "floor.get", {"store_id": place["store_id"]})
+    assert now["rev"] == floor["rev"] + 1  # M4's tab: the event the till held, then applied
+    await expect(page.locator("body")).to_have_attribute("data-floor-rev", str(now["rev"]))
+    await shot(page, "08-floor-loaded")
     assert page.errors == []
     await owner.socket.close()
     await context.close()
