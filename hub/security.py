@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from litestar.datastructures import Headers
@@ -72,6 +72,9 @@ def client_address(scope: Scope, settings: Settings) -> str:
     return client[0] if client else "unknown"
 
 
+SERVER_SEND = "storehub.server_send"  # scope key of the ASGI server's send for a WebSocket
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, metrics: HttpMetrics) -> None:
         self.app, self.settings, self.metrics = app, settings, metrics
@@ -85,6 +88,9 @@ class EdgeMiddleware:
         rid_token = request_id_var.set(request_id)
         bind_tenant(None)
         if scope["type"] == ScopeType.WEBSOCKET:
+            cast("dict[str, Any]", scope)[SERVER_SEND] = (
+                send  # the server's own send, before any layer wraps it (hub.gateway.direct)
+            )
             try:
                 await self.app(scope, receive, send)
             finally:

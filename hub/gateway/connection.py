@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from actors.runtime import ActorRef
 from hub.auth.principal import Principal
 from hub.events.bus import Listener, StreamEvent, Subscription
+from hub.gateway.direct import DirectWriter
 from schema.wire import EventFrame, LiveFrame, ServerFrame, encode
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class Connection:
         self.agent_devices: dict[uuid.UUID, ActorRef] = {}
         self.on_close: list[Callable[[], None]] = []
         self.close_code: tuple[int, str] | None = None  # set by disconnect(): the writer closes with it
+        self.direct: DirectWriter | None = None  # frames straight to the transport, when the server allows
+        self.writing = False  # the writer task is sending a frame it took from the queue
 
     def send(self, frame: ServerFrame | str) -> None:
         """Queue a frame (or its JSON text); if the client cannot keep up, mark it for disconnection instead
@@ -58,11 +61,21 @@ class Connection:
         if self.too_slow.is_set():
             return
         data = frame if isinstance(frame, str) else encode(frame).decode()
+        direct = self.direct
+        # Straight to the transport when nothing queued could be overtaken (hub.gateway.direct).
+        if direct is not None and not self.writing and self.outgoing.empty() and direct.write(data):
+            if direct.backed_up():
+                self._too_slow()
+                self.outgoing.put_nowait(None)  # wake the writer: it closes the socket (1013)
+            return
         try:
             self.outgoing.put_nowait(data)
         except asyncio.QueueFull:
-            log.warning("socket of tenant %s too slow; disconnecting", self.principal.tenant_id)
-            self.too_slow.set()
+            self._too_slow()
+
+    def _too_slow(self) -> None:
+        log.warning("socket of tenant %s too slow; disconnecting", self.principal.tenant_id)
+        self.too_slow.set()
 
     def listener(self, stream: str) -> Listener:
         def deliver(event: StreamEvent) -> None:

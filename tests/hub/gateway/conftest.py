@@ -121,10 +121,18 @@ async def world(database_url: str) -> AsyncIterator[World]:
 
 
 class running_hub:
-    def __init__(self, settings: Settings) -> None:
+    """The hub served by uvicorn as ``storehub serve`` serves it (no per-message deflate, unless asked)."""
+
+    def __init__(self, settings: Settings, *, per_message_deflate: bool = False) -> None:
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_config=None, lifespan="on", ws_max_size=1 << 20
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            lifespan="on",
+            ws_max_size=1 << 20,
+            ws_per_message_deflate=per_message_deflate,
         )
         self.server = uvicorn.Server(config)
 
