@@ -9,8 +9,11 @@
 * Changes go out as ``DashboardChanged`` on the same ``tenant`` stream, coalesced: the first change after a
   quiet spell at once, then at most one every ``min_interval`` (0.2 s) with every section that changed
   meanwhile. The actor's own events are not consumed again (the listener keeps only the events it applies).
-* ``dashboard.get`` (``GetDashboard``) answers the snapshot with the stream position of the last
-  ``DashboardChanged`` published: a client applies the later events on top of it.
+* ``dashboard.get`` (``GetDashboard``) answers the snapshot with the stream position it holds (the last
+  ``DashboardChanged`` published or event applied): a client applies the later events on top of it.
+* With several hub nodes, each runs the tenant's actor for its own screens, but only the holder of the
+  tenant's publisher lease (``hub.events.publisher_lease``) publishes ``DashboardChanged``: one frame per
+  change on every screen, whichever node it is on.
 * At midnight in the tenant's time zone (a timer, and a check before each message) it rebuilds for the
   new day and publishes ``reset``, as it does after every start (what a previous instance had not yet
   published is otherwise lost to the clients). A mailbox overflow (events dropped) also rebuilds.
@@ -43,6 +46,7 @@ from actors.device import GetDeviceStatus, device_address
 from actors.runtime import Actor, ActorDeadError, ActorRef, ActorSystem, MailboxFull, Props
 from hub.db import Database
 from hub.events.bus import Bus, Listener, StreamEvent, SubscribeResult, Subscription
+from hub.events.publisher_lease import Claim, PublisherLease, SoleNode
 from schema.errors import StorehubError, ValidationError
 from schema.ids import utc_iso
 from schema.messages.dashboard import GetDashboard
@@ -122,10 +126,12 @@ class Dashboards:
         *,
         min_interval: float = 0.2,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease: PublisherLease | None = None,
     ) -> None:
         self.actors = actors
         self.db = db
         self.bus = bus
+        self.lease: PublisherLease = lease or SoleNode()  # which node speaks for a tenant (several nodes)
         self.min_interval = min_interval
         self.clock = clock
         self._followers: dict[uuid.UUID, _Follower] = {}
@@ -248,6 +254,10 @@ class DashboardActor(Actor):
             log.debug("dashboard %s: could not queue %s", self.tenant_id, type(message).__name__)
 
     async def _apply(self, event: StreamEvent) -> None:
+        # The figures now hold the stream up to this event: a snapshot answered from here on says so, even on
+        # a node that does not publish (its position would otherwise stay where it subscribed).
+        if event.seq > self.position or event.epoch != self.epoch:
+            self.position, self.epoch = event.seq, event.epoch
         changed = await count_event(
             self.service.db, self.tenant_id, self.state, event.event, event.payload, self.tz
         )
@@ -270,6 +280,11 @@ class DashboardActor(Actor):
             await self._publish()
 
     async def _publish(self, *, reset: bool = False) -> None:
+        claim = await self.service.lease.claim(self.tenant_id)
+        if claim is Claim.OTHER:  # another hub node speaks for this tenant; its figures are ours
+            self.dirty.clear()
+            return
+        reset = reset or claim is Claim.TAKEN  # screens so far had another node's figures: send them all
         change = changes(self.state, () if reset else self.dirty, reset=reset)
         self.dirty.clear()
         published = await self.service.bus.publish(self.tenant_id, STREAM, EVENT, change)

@@ -35,6 +35,7 @@ from hub.devices import DeviceService
 from hub.events.bus import Bus, LocalBus
 from hub.events.kafka_stream import KafkaEventStream
 from hub.events.outbox import OutboxRelay
+from hub.events.publisher_lease import RedisLease
 from hub.events.redis_bus import RedisBus
 from hub.events.stream import EventStream
 from hub.fiscal import FiscalService
@@ -116,7 +117,9 @@ class Services:
         self.control = TenantControl(self.bus, self._heard)
         self.devices = DeviceService(self)
         self.users = UserSockets(self)
-        self.dashboards = Dashboards(self.actors, self.db, self.bus)  # the owners' live figures
+        # The owners' live figures; with several nodes, one node at a time publishes a tenant's changes.
+        lease = RedisLease(self.redis) if self.redis is not None else None
+        self.dashboards = Dashboards(self.actors, self.db, self.bus, lease=lease)
         self.actor_deps = ActorDeps(
             db=self.db,
             bus=self.bus,
