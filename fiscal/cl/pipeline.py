@@ -128,14 +128,21 @@ class PipelineConfig:
 SETUP_WAIT = timedelta(minutes=10)  # documents waiting for the setup are looked at again after this
 
 
+SETUP_EVENT = "FiscalSetupChanged"  # on the tenant's stream: wherever the pipeline runs, it wakes
+
+
 async def retry_waiting(db: Database, tenant_id: uuid.UUID) -> None:
-    """The setup changed (emitter data, certificate, CAF): documents waiting for it are due now."""
+    """The setup changed (emitter data, certificate, CAF): documents waiting for it are due now, and
+    ``FiscalSetupChanged`` says so on the tenant's stream, for a pipeline on another process (``storehub
+    worker``, when the hub is scaled) to wake at once instead of at its next sweep."""
     async with db.tenant(tenant_id) as session:
-        await session.execute(
+        made_due = await session.execute(
             update(FiscalDocument)
             .where(FiscalDocument.status == "pending")
             .values(next_attempt_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
         )
+        emit(session, "tenant", SETUP_EVENT, {"documents_due": made_due.rowcount})  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ import msgspec
 from faust.web import Request, Response, View
 
 from actors.dashboard_totals import SALE_EVENTS
+from fiscal.cl.pipeline import SETUP_EVENT
 from hub.events.kafka_stream import PARTITIONS, TOPIC
 from hub.events.stream import EventRecord, decode_record
 from hub.services import Services
@@ -42,6 +43,8 @@ log = logging.getLogger("hub.worker")
 
 APP_ID = "storehub-worker"
 RETRY_MAX_SECONDS = 10.0
+# A document was made (sale, credit note), or the fiscal setup changed: the tenant's pipeline has work.
+WAKES_FISCAL = SALE_EVENTS | {SETUP_EVENT}
 
 
 class Pipelines:
@@ -67,7 +70,7 @@ class Pipelines:
         delay = 0.2
         while True:
             try:
-                if record.event in SALE_EVENTS:
+                if record.event in WAKES_FISCAL:
                     self.services.fiscal.wake(record.tenant_id)
                 await self.dashboards.count(record)
                 self.handled += 1

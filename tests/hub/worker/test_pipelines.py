@@ -30,7 +30,7 @@ def pipelines(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Pipelines:
     return made
 
 
-async def test_a_sale_wakes_the_fiscal_pipeline_and_is_counted(
+async def test_a_sale_or_a_setup_change_wakes_the_fiscal_pipeline_and_is_counted(
     pipelines: Pipelines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     woken: list[uuid.UUID] = []
@@ -42,12 +42,14 @@ async def test_a_sale_wakes_the_fiscal_pipeline_and_is_counted(
         return set()
 
     monkeypatch.setattr(pipelines.dashboards, "count", count)
-    sale, opened = record(), record("CashSessionOpened")
+    sale, opened, setup = record(), record("CashSessionOpened"), record("FiscalSetupChanged")
     await pipelines.handle(sale)
     await pipelines.handle(opened)
-    assert woken == [sale.tenant_id]  # only a document-making event wakes it
-    assert counted == [sale.event_id, opened.event_id]
-    assert pipelines.handled == 2
+    await pipelines.handle(setup)
+    # A document made, or the setup they waited for changed (a certificate or CAF uploaded through a hub).
+    assert woken == [sale.tenant_id, setup.tenant_id]
+    assert counted == [sale.event_id, opened.event_id, setup.event_id]
+    assert pipelines.handled == 3
 
 
 async def test_a_failure_is_retried_until_it_passes_and_a_refusal_is_skipped(

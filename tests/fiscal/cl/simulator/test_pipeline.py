@@ -423,4 +423,9 @@ async def test_documents_wait_for_the_certificate_then_go_when_it_arrives(
     pfx = make_test_certificate(SENDER, "Rosa Pérez", "clave")
     await upload_certificate(sqlite_db, shop.tenant_id, pfx, "clave", key=KEY, user_id=None)
     await retry_waiting(sqlite_db, shop.tenant_id)  # what the setup API does after an upload
+    async with sqlite_db.tenant(shop.tenant_id) as session:  # ... and says so, for a worker to wake at once
+        said = (
+            await session.execute(select(OutboxEvent).where(OutboxEvent.event == "FiscalSetupChanged"))
+        ).scalar_one()
+    assert (said.stream, said.payload) == ("tenant", {"documents_due": 3})
     assert await until_final(pipeline, shop) == {"accepted": 3}
