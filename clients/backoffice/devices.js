@@ -15,7 +15,7 @@
 // Text comes from i18n/es.json; the hub's own words (problem documents' `detail`) are shown as they come.
 import { $, h } from "/static/dom.js";
 import { showUser, startPage, toLogin } from "/static/page.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 
 const MANAGERS = new Set(["owner", "manager"]);
 const KINDS = new Set(["agent", "scale", "printer", "drawer"]);
@@ -748,12 +748,7 @@ function createDevicesPage(messages, me) {
   // -- live ---------------------------------------------------------------------------------------------
 
   const live = new LiveSocket();
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t));
   live.addEventListener("unauthenticated", toLogin);
   live.subscribe("tenant", {
     onEvent(name, payload) {

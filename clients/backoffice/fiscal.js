@@ -11,7 +11,7 @@
 // Text comes from i18n/es.json; the hub's own messages (upload refusals, warnings) are shown as they come.
 import { $, h } from "/static/dom.js";
 import { showUser, startPage, toLogin } from "/static/page.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 
 const PAGE_SIZE = 20;
 const MAX_FILE_BYTES = 64 * 1024; // what the hub accepts per file
@@ -443,12 +443,7 @@ function createFiscalPage(messages, me) {
   // -- live ---------------------------------------------------------------------------------------------
 
   const live = new LiveSocket();
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t));
   live.addEventListener("unauthenticated", toLogin);
   live.subscribe("tenant", {
     onEvent(name, payload) {

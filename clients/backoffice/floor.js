@@ -9,7 +9,7 @@
 // The plan comes from GET /api/v1/stores/{id}/floor; the floor stream (floor:<store_id>) says when it
 // changed elsewhere and which tables have open tabs (floor.get). Text comes from i18n/es.json.
 import { $, h } from "/static/dom.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 import { showUser, startPage } from "/static/page.js";
 import { createModifiers } from "/backoffice/floor_modifiers.js";
 
@@ -397,12 +397,7 @@ function createFloorPage(messages, me, stores) {
   });
 
   const modifiers = createModifiers({ messages, me, change, done, failed, tipPath: () => base(), reload: load });
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t));
   follow();
   live.start();
   load();

@@ -12,7 +12,7 @@
 // Text comes from i18n/es.json; money is formatted per currency (CLP no decimals, USD cents).
 import { $, h } from "/static/dom.js";
 import { startPage, toLogin } from "/static/page.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 import { Money, currencyOf, formatQuantity } from "/static/money.js";
 import { createKitchen } from "/dashboard/kitchen.js";
 
@@ -62,10 +62,7 @@ function createDashboard(messages, money) {
   let retryTimer = null;
   const kitchen = createKitchen(messages);
 
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"), connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"), offline: t("conn.offline"),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t));
   live.addEventListener("unauthenticated", toLogin);
 
   // -- formatting ---------------------------------------------------------------------------------------

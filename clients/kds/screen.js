@@ -3,7 +3,7 @@
 // and the socket's alarms, and let Enter or Space press what a tap presses.
 import { $, h } from "/static/dom.js";
 import { loadMessages } from "/static/i18n.js";
-import { bindConnectionBadge } from "/static/live.js";
+import { bindConnectionBadge, connectionLabels } from "/static/live.js";
 
 /**
  * The texts, applied to the page, and its title (a catalog key); null when they could not load: there is
@@ -40,13 +40,7 @@ export function errorTexts(messages) {
 
 /** The connection badge (#conn), and a toast for a signed-out session (then the login) or a stray error. */
 export function watchSocket(live, t, toasts, errorText) {
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-    waiting: (n) => t("conn.waiting", { n }),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t, { waiting: true }));
   live.addEventListener("unauthenticated", () => {
     toasts.show(t("errors.session"));
     setTimeout(() => location.assign("/login/"), 1500);

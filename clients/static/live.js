@@ -371,6 +371,21 @@ export class LiveSocket extends EventTarget {
 }
 
 /**
+ * The badge's labels in a page's language: every page names them `conn.*` in its texts. With `waiting`,
+ * also the text added while commands wait for the connection (pages that send commands: `conn.waiting`).
+ */
+export function connectionLabels(t, { waiting = false } = {}) {
+  const labels = {
+    connecting: t("conn.connecting"),
+    connected: t("conn.connected"),
+    reconnecting: t("conn.reconnecting"),
+    offline: t("conn.offline"),
+  };
+  if (waiting) labels.waiting = (n) => t("conn.waiting", { n });
+  return labels;
+}
+
+/**
  * Keep a badge element showing the socket's state. labels: {connected, connecting, reconnecting, offline}
  * and optionally waiting(n), the text added while n commands wait for the connection to come back.
  */

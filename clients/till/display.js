@@ -1,7 +1,7 @@
 // The customer-facing display: the register's stream, read-only. A big cart and total while selling,
 // "¡Gracias!" after SaleCompleted until the next sale starts.
 import { loadMessages } from "/static/i18n.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 import { Money, currencyOf, formatQuantity } from "/static/money.js";
 import { $, h } from "/till/ui.js";
 
@@ -79,13 +79,7 @@ async function boot() {
     show("thanks");
   }
 
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-    waiting: (n) => t("conn.waiting", { n }),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t, { waiting: true }));
   live.addEventListener("unauthenticated", () => location.assign("/login/"));
   live.subscribe("register:" + registerId, {
     onEvent(name, payload) {

@@ -4,7 +4,7 @@
 // this screen or any other) arrives as CartChanged on the register's stream; the till renders what it is
 // told. Text comes from i18n/es.json.
 import { loadMessages } from "/static/i18n.js";
-import { LiveSocket, bindConnectionBadge } from "/static/live.js";
+import { LiveSocket, bindConnectionBadge, connectionLabels } from "/static/live.js";
 import { Money, currencyOf } from "/static/money.js";
 import { createCartView } from "/till/cart.js";
 import { createCash } from "/till/cash.js";
@@ -167,13 +167,7 @@ async function start(messages, me, register) {
   app.printer = createPrinter(app);
   if (store.mode === "restaurant") app.restaurant = createRestaurant(app, store);
 
-  bindConnectionBadge(live, $("conn"), {
-    connecting: t("conn.connecting"),
-    connected: t("conn.connected"),
-    reconnecting: t("conn.reconnecting"),
-    offline: t("conn.offline"),
-    waiting: (n) => t("conn.waiting", { n }),
-  });
+  bindConnectionBadge(live, $("conn"), connectionLabels(t, { waiting: true }));
   live.addEventListener("unauthenticated", () => {
     app.toast(t("errors.session"));
     setTimeout(() => location.assign("/login/"), 1500);
