@@ -40,7 +40,7 @@ from schema.messages.kitchen import KitchenTicketView
 T = TypeVar("T")
 
 _ROUTE = """
-SELECT s.ids, p.id, p.name, p.category_id, r.station_id
+SELECT s.ids, p.id, p.name, r.station_id
 FROM (SELECT coalesce(array_agg(id ORDER BY code, id), '{}') AS ids
       FROM kitchen_stations WHERE tenant_id = $1 AND store_id = $2) AS s
 LEFT JOIN products p ON p.tenant_id = $1 AND p.id = ANY($3::uuid[])
@@ -114,18 +114,18 @@ async def _translated(statement: str, call: Callable[[], Awaitable[T]]) -> T:
         raise IntegrityError(statement, None, exc) from exc
 
 
+# Per product found: its name and the station its category is routed to (None: no route).
+ProductRoutes = dict[uuid.UUID, tuple[str, uuid.UUID | None]]
+
+
 async def route_rows(
     session: AsyncSession, tenant_id: uuid.UUID, store_id: uuid.UUID, product_ids: list[uuid.UUID]
-) -> tuple[list[uuid.UUID], dict[uuid.UUID, tuple[str, uuid.UUID | None, uuid.UUID | None]]]:
-    """The store's stations (by code) and, per product found, its name, category and routed station."""
+) -> tuple[list[uuid.UUID], ProductRoutes]:
+    """The store's stations (by code) and, per product found, its name and routed station."""
     driver = await _driver(session)
     rows = await driver.fetch(_ROUTE, tenant_id, store_id, product_ids)
     stations = list(rows[0]["ids"])  # the aggregate always gives one row
-    products = {
-        row["id"]: (row["name"], row["category_id"], row["station_id"])
-        for row in rows
-        if row["id"] is not None
-    }
+    products = {row["id"]: (row["name"], row["station_id"]) for row in rows if row["id"] is not None}
     return stations, products
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.dashboard_totals import KITCHEN_EVENT
-from actors.kitchen_pg import route_rows, write_change, write_ticket
+from actors.kitchen_pg import ProductRoutes, route_rows, write_change, write_ticket
 from hub.db import Database, tenant_of
 from hub.events.outbox import emit
 from schema.errors import ConflictError, NotFoundError
@@ -84,7 +84,7 @@ async def route_order(
         raise NotFoundError("product not found", product_id=str(sorted(missing)[0]))
     by_station: dict[uuid.UUID, list[RoutedItem]] = {}
     for item in items:
-        name, _category, routed = products[item.product_id]
+        name, routed = products[item.product_id]
         # No route (or, defensively, one to a station of another store): the store's first station.
         station = routed if routed is not None and routed in stations else stations[0]
         by_station.setdefault(station, []).append(
@@ -101,7 +101,7 @@ async def route_order(
 
 async def _route_rows(
     session: AsyncSession, store_id: uuid.UUID, wanted: set[uuid.UUID]
-) -> tuple[list[uuid.UUID], dict[uuid.UUID, tuple[str, uuid.UUID | None, uuid.UUID | None]]]:
+) -> tuple[list[uuid.UUID], ProductRoutes]:
     """``actors.kitchen_pg.route_rows`` with portable statements (the embedded SQLite)."""
     stations = list(
         (
@@ -115,13 +115,12 @@ async def _route_rows(
     found = await session.execute(
         select(Product.id, Product.name, Product.category_id).where(Product.id.in_(wanted))
     )
-    route_rows_ = await session.execute(
+    routed = await session.execute(
         select(KitchenRoute.category_id, KitchenRoute.station_id).where(KitchenRoute.store_id == store_id)
     )
-    routes: dict[uuid.UUID, uuid.UUID] = {category: station for category, station in route_rows_.tuples()}
+    routes: dict[uuid.UUID, uuid.UUID] = dict(routed.tuples().all())
     products = {
-        row.id: (row.name, row.category_id, routes.get(row.category_id) if row.category_id else None)
-        for row in found.all()
+        row.id: (row.name, routes.get(row.category_id) if row.category_id else None) for row in found.all()
     }
     return stations, products
 

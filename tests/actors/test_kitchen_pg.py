@@ -22,7 +22,7 @@ from actors.kitchen_pg import write_change
 from actors.kitchen_tickets import NoStationError, insert_ticket, load_station, route_order, save_ticket
 from hub.db import Database, WrittenEvent, outbox_written
 from schema.errors import NotFoundError
-from schema.messages.kitchen import KitchenItemView, KitchenTicketView, OrderItem
+from schema.messages.kitchen import KitchenItemView, KitchenTicketView, OrderItem, StationView
 from schema.models import Category, KitchenRoute, KitchenSettings, KitchenStation, OutboxEvent, Product
 from tests.support.tenants import TenantFixture, make_tenant
 
@@ -95,14 +95,20 @@ def _comparable(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in ("ticket_id", "order_id", "rev", "created_at")}
 
 
+async def _station_recorded(db: Database) -> tuple[TenantFixture, Written, StationView, int]:
+    """A tenant whose transactions' events are recorded, and its station (view and rev) as loaded."""
+    world = await make_tenant(db)
+    written = Written()
+    db.after_outbox_commit = written
+    station, _, rev = await load_station(db, world.tenant_id, world.kitchen_station_id)
+    return world, written, station, rev
+
+
 @pytest.mark.postgres
 async def test_a_new_ticket_is_written_as_the_portable_path_writes_it(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = await make_tenant(pg_db)
-    written = Written()
-    pg_db.after_outbox_commit = written
-    station, _, rev = await load_station(pg_db, world.tenant_id, world.kitchen_station_id)
+    world, written, station, rev = await _station_recorded(pg_db)
 
     fast = await insert_ticket(pg_db, world.tenant_id, station, _ticket(world))
     fast_events = list(written.events)
@@ -126,10 +132,7 @@ async def test_a_new_ticket_is_written_as_the_portable_path_writes_it(
 async def test_a_ticket_change_is_written_as_the_portable_path_writes_it(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = await make_tenant(pg_db)
-    written = Written()
-    pg_db.after_outbox_commit = written
-    station, _, _ = await load_station(pg_db, world.tenant_id, world.kitchen_station_id)
+    world, written, station, _ = await _station_recorded(pg_db)
     now = datetime.now(UTC)
 
     async def change(ticket: KitchenTicketView) -> tuple[KitchenTicketView, list[WrittenEvent]]:

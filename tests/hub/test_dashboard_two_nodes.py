@@ -45,7 +45,6 @@ async def test_each_screen_gets_one_change_per_sale_whichever_node_it_is_on(
         owner = await open_till(node, "owner")
         await subscribe_after(owner, ok(await owner.call("dashboard.get")))
         owners.append(owner)
-    await asyncio.gather(*(_events_for(owner, 0.6) for owner in owners))  # the actors' start-up resets
 
     register = str(a.a.register_id)
     till = await open_till(a)
