@@ -5,6 +5,7 @@ Every refused input names what is wrong with it and leaves the tenant's rows as 
 
 from __future__ import annotations
 
+import calendar
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +60,17 @@ KEY = at_rest_key("fiscal-setup-test-secret-" + "y" * 32)
 # not be valid yet.
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.astimezone(ZoneInfo("America/Santiago")).date()
+
+
+def six_months_after(day: date) -> date:
+    """The first day SII refuses a CAF authorized on ``day``: the same day number six months later (the
+    month's last day when it is shorter). Expected dates follow TODAY: fixed ones failed the day after."""
+    years, month0 = divmod(day.month - 1 + 6, 12)
+    year, month = day.year + years, month0 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+EXPIRES = six_months_after(TODAY)  # of a CAF authorized today
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -379,7 +391,7 @@ async def test_a_caf_becomes_a_folio_range_and_opens_for_stamping(
     info = await load(db, company, raw, authority, doc_type=33)
     assert (info.doc_type, info.first_folio, info.last_folio, info.next_folio) == (33, 1, 50, 1)
     assert info.folios_left == 50 and info.authorized == TODAY
-    assert info.expires == date(2027, 5, 21) and not info.expired
+    assert info.expires == EXPIRES and not info.expired
     async with db.tenant(company.tenant_id) as session:
         folios = (await session.execute(select(FolioRange))).scalar_one()
         row = (await session.execute(select(CafFile))).scalar_one()
@@ -435,7 +447,8 @@ BAD_CAFS: list[
         lambda a, c: caf_of(a, c, 61, 1, 100, authorized=TODAY - timedelta(days=200)),
         {},
         InvalidCafError,
-        "expired on 2026-11-05 (SII allows 6 months for this document type)",
+        f"expired on {six_months_after(TODAY - timedelta(days=200))} (SII allows 6 months for this "
+        "document type)",
     ),
     ("tampered", _tampered, {}, InvalidCafError, "does not verify with SII key 100: the file was altered"),
     (
@@ -573,12 +586,12 @@ async def test_expired_and_caf_less_ranges_are_not_counted(
     )
     async with db.tenant(company.tenant_id) as session:
         session.add(FolioRange(doc_type=33, first_folio=1, last_folio=10, next_folio=1))
-    later = TODAY + timedelta(days=200)  # the first 61 expired on 2027-05-21, the second not yet
+    later = TODAY + timedelta(days=200)  # the first 61 expired on EXPIRES, the second not yet
     statuses = by_type(await folio_status(db, company.tenant_id, 50, today=later))
     notes = statuses[61]
     assert [r.state for r in notes.ranges] == ["expired", "current"]
     assert (notes.remaining, notes.next_folio) == (100, 101)
-    assert "expired on 2027-05-21: 100 unused folios from 1 must be voided at SII" in notes.warnings[0]
+    assert f"expired on {EXPIRES}: 100 unused folios from 1 must be voided at SII" in notes.warnings[0]
     facturas = statuses[33]
     assert (facturas.remaining, facturas.next_folio, [r.state for r in facturas.ranges]) == (
         0,
