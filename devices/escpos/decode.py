@@ -96,7 +96,8 @@ class Decoder:
             "ESC a": lambda raw: self._set(align=_ALIGN.get(arg(raw[2]), "left")),
             "ESC t": lambda raw: self._set(code_page=raw[2]),
             "ESC R": lambda raw: self._set(international=raw[2]),
-            "GS L": lambda raw: self._set(margin=u16(raw, 2)),
+            # Beyond the paper, a printer takes the widest margin it has (Epson: "the maximum value").
+            "GS L": lambda raw: self._set(margin=min(u16(raw, 2), self.width_dots)),
             "GS W": lambda raw: self._set(area=u16(raw, 2)),
             "ESC $": self._absolute,
             "ESC \\": self._relative,

@@ -188,3 +188,10 @@ def test_any_stream_renders(data: bytes, width: int) -> None:
     image = Image.open(io.BytesIO(render_png(printout, width)))
     assert image.size[0] == width
     assert all(len(line) <= 200 for line in render_text(printout, width // 12).splitlines())
+
+
+def test_a_left_margin_beyond_the_paper_is_the_widest_there_is() -> None:
+    """Found by the property above: GS L with 0x1d 0x76 for its parameter asked for 30,237 dots."""
+    printout = decode(b"\x1dL\x1dv0" + b"\x1dL\xff\xffhola\n", 576)
+    render_png(printout, 576)
+    assert all(len(line) <= 200 for line in render_text(printout, 48).splitlines())
