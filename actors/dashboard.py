@@ -13,7 +13,10 @@
   ``DashboardChanged`` published or event applied): a client applies the later events on top of it.
 * With several hub nodes, each runs the tenant's actor for its own screens, but only the holder of the
   tenant's publisher lease (``hub.events.publisher_lease``) publishes ``DashboardChanged``: one frame per
-  change on every screen, whichever node it is on.
+  change on every screen, whichever node it is on. A rebuild reads the status of a device whose agent is
+  connected to another node from the status that node shares (``hub.device_presence``), and every
+  ``refresh_seconds`` the devices shown connected are looked up again: a node killed without a word
+  publishes no ``DeviceStatusChanged``, its shared statuses only expire.
 * At midnight in the tenant's time zone (a timer, and a check before each message) it rebuilds for the
   new day and publishes ``reset``, as it does after every start (what a previous instance had not yet
   published is otherwise lost to the clients). A mailbox overflow (events dropped) also rebuilds.
@@ -33,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from actors.dashboard_load import count_event, load_state
+from actors.dashboard_load import count_event, load_state, show_status
 from actors.dashboard_totals import (
     KITCHEN_EVENT,
     SALE_EVENTS,
@@ -45,6 +48,7 @@ from actors.dashboard_totals import (
 from actors.device import GetDeviceStatus, device_address
 from actors.runtime import Actor, ActorDeadError, ActorRef, ActorSystem, MailboxFull, Props
 from hub.db import Database
+from hub.device_presence import DevicePresence
 from hub.events.bus import Bus, Listener, StreamEvent, SubscribeResult, Subscription
 from hub.events.publisher_lease import Claim, PublisherLease, SoleNode
 from schema.errors import StorehubError, ValidationError
@@ -83,6 +87,11 @@ class _Event:
 @dataclass(frozen=True, slots=True)
 class _Flush:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Sweep:
+    """Time to look up the devices shown connected again (several nodes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +136,13 @@ class Dashboards:
         min_interval: float = 0.2,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: PublisherLease | None = None,
+        presence: DevicePresence | None = None,
     ) -> None:
         self.actors = actors
         self.db = db
         self.bus = bus
         self.lease: PublisherLease = lease or SoleNode()  # which node speaks for a tenant (several nodes)
+        self.presence = presence  # the devices connected to other nodes (several nodes)
         self.min_interval = min_interval
         self.clock = clock
         self._followers: dict[uuid.UUID, _Follower] = {}
@@ -164,7 +175,14 @@ class Dashboards:
             del self._followers[tenant_id]
 
     async def device_status(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceStatusView | None:
-        """A device's state from its actor if one runs here; none runs: its agent is not connected."""
+        """A device's state from its actor here if its agent is connected here, else from the status
+        another node shares; None: its agent is connected nowhere (as far as this node can tell)."""
+        local = await self._local_status(tenant_id, device_id)
+        if (local is not None and local.connected) or self.presence is None:
+            return local
+        return await self.presence.shared(tenant_id, device_id) or local
+
+    async def _local_status(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceStatusView | None:
         ref = self.actors.lookup(device_address(tenant_id, device_id))
         if ref is None:
             return None
@@ -187,16 +205,18 @@ class DashboardActor(Actor):
         self.last_publish = 0.0
         self.flush_timer: asyncio.TimerHandle | None = None
         self.midnight_timer: asyncio.TimerHandle | None = None
+        self.sweep_timer: asyncio.TimerHandle | None = None
 
     async def on_start(self) -> None:
         self.follower = _Follower(self.ref)
         result = await self.service.follow(self.tenant_id, self.follower)
         self.position, self.epoch = result.seq, result.epoch
         await self._rebuild()
+        self._arm_sweep()
 
     async def on_stop(self) -> None:
         self.service.unfollow(self.tenant_id, self.follower)
-        for timer in (self.flush_timer, self.midnight_timer):
+        for timer in (self.flush_timer, self.midnight_timer, self.sweep_timer):
             if timer is not None:
                 timer.cancel()
 
@@ -227,6 +247,10 @@ class DashboardActor(Actor):
                 return None
             case _Tick():
                 return None  # the day check above did the work
+            case _Sweep():
+                await self._sweep()
+                self._arm_sweep()
+                return None
         raise ValidationError(f"DashboardActor cannot handle {type(message).__name__}")
 
     async def _rebuild(self) -> None:
@@ -261,6 +285,38 @@ class DashboardActor(Actor):
         changed = await count_event(
             self.service.db, self.tenant_id, self.state, event.event, event.payload, self.tz
         )
+        await self._changed(changed)
+
+    def _arm_sweep(self) -> None:
+        presence = self.service.presence
+        if presence is None:
+            return
+        if self.sweep_timer is not None:
+            self.sweep_timer.cancel()
+        self.sweep_timer = asyncio.get_running_loop().call_later(presence.refresh_seconds, self._sweep_due)
+
+    def _sweep_due(self) -> None:
+        self.sweep_timer = None
+        try:
+            self.ref.tell_nowait(_Sweep())
+        except MailboxFull:  # busy: the next period looks
+            self._arm_sweep()
+        except ActorDeadError:
+            pass
+
+    async def _sweep(self) -> None:
+        """Show as gone the devices shown connected whose agent is connected nowhere any more."""
+        changed: set[str] = set()
+        for device_id, device in self.state["devices"].items():
+            if not device["connected"]:
+                continue
+            view = await self.service.device_status(self.tenant_id, uuid.UUID(device_id))
+            if view is None or not view.connected:
+                show_status(device, view)
+                changed = {"devices"}
+        await self._changed(changed)
+
+    async def _changed(self, changed: set[str]) -> None:
         if not changed:
             return
         self.dirty |= changed

@@ -64,9 +64,10 @@ from schema.models import (
     Warehouse,
 )
 
-# The live state of a device whose DeviceActor runs on this node (None: not running, so not connected).
 log = logging.getLogger("actors.dashboard")
 
+# A device's live state, from its DeviceActor on this node or the status another node shares (None: not
+# connected anywhere).
 DeviceStatus = Callable[[uuid.UUID, uuid.UUID], Awaitable[DeviceStatusView | None]]
 DEVICE_KINDS = ("printer", "scale", "drawer")
 OPEN_TICKETS = ("new", "in_progress", "ready")
@@ -133,19 +134,24 @@ async def load_state(
         await _kitchen(session, state, day, tz)
         devices = await _devices(session, state, day, tz)
     for device_id in devices:  # outside the transaction: asking actors may take a moment
-        view = await status(tenant_id, device_id)
-        if view is not None:
-            found = state["devices"][str(device_id)]
-            found.update(
-                connected=view.connected,
-                online=view.online,
-                paper_out=view.paper_out,
-                paper_near_end=view.paper_near_end,
-                cover_open=view.cover_open,
-                error=view.error,
-                detail=view.detail,
-            )
+        show_status(state["devices"][str(device_id)], await status(tenant_id, device_id))
     return state
+
+
+def show_status(device: dict[str, Any], view: DeviceStatusView | None) -> None:
+    """Put a device's live status into its dashboard entry (None: its agent is connected nowhere)."""
+    if view is None:
+        device.update(connected=False, online=False)
+        return
+    device.update(
+        connected=view.connected,
+        online=view.online,
+        paper_out=view.paper_out,
+        paper_near_end=view.paper_near_end,
+        cover_open=view.cover_open,
+        error=view.error,
+        detail=view.detail,
+    )
 
 
 def _window(day: date, tz: tzinfo) -> ColumnElement[bool]:

@@ -12,7 +12,9 @@
   already, or one printed or failed, is left alone. A receipt is rendered after it is queued
   (its boleta waits for the fiscal pipeline's TED), in a task of its own so acknowledgements keep flowing.
 * Every state change reaches the till (``register:<id>``) and the owner's dashboard (``tenant``) as
-  ``PrintJobChanged`` / ``DeviceStatusChanged``.
+  ``PrintJobChanged`` / ``DeviceStatusChanged``. Scaled, the status is also shared (``hub.device_presence``)
+  while the agent is connected here, so a dashboard rebuilt on another hub node sees it: written on every
+  change and again every few seconds, withdrawn when the agent leaves.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from actors.print_jobs import (
     open_jobs,
     save_job,
 )
-from actors.runtime import Actor
+from actors.runtime import Actor, ActorDeadError, MailboxFull
 from hub.db import Database
+from hub.device_presence import DevicePresence
 from hub.events.bus import Bus
 from schema.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from schema.messages.devices import (
@@ -82,6 +85,8 @@ class DeviceDeps:
     follow: Follow | None = None
     # Tells every hub node, in the new job's transaction, that it was queued (``hub.devices``).
     job_queued: JobAdded | None = None
+    # Scaled: where the status of a device connected here is shared with the other nodes.
+    presence: DevicePresence | None = None
 
 
 def device_address(tenant_id: uuid.UUID, device_id: uuid.UUID) -> str:
@@ -131,6 +136,11 @@ class GetDeviceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class _Refresh:
+    """Time to write the shared status again, before it expires."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScaleCommand:
     name: str  # "tare" | "zero"
 
@@ -161,6 +171,7 @@ class DeviceActor(Actor):
         self.queue = _Queue()
         self.readings = 0
         self._unfollow: Callable[[], None] | None = None
+        self.refresh_timer: asyncio.TimerHandle | None = None
 
     async def on_start(self) -> None:
         if self.deps.follow is not None:
@@ -168,6 +179,7 @@ class DeviceActor(Actor):
             # (A crashed incarnation's hold is the same one: the next holds it again, changing nothing.)
             self._unfollow = await self.deps.follow(self.tenant_id, self.device_id)
         await self._load_row()
+        await self._share_status()  # no agent yet: what a crashed incarnation here shared is withdrawn
         if self.kind == "printer":
             for job in await open_jobs(self.deps.db, self.tenant_id, self.device_id):
                 self.queue.jobs[job.id] = job
@@ -187,6 +199,9 @@ class DeviceActor(Actor):
         unfollow, self._unfollow = self._unfollow, None
         if unfollow is not None:
             unfollow()
+        if self.link is not None:  # the hub stops: this node no longer drives the device
+            self.link = None
+            await self._share_status()
 
     async def receive(self, message: object) -> object:
         match message:
@@ -225,6 +240,10 @@ class DeviceActor(Actor):
                 return self._view()
             case GetDeviceStatus():
                 return self._view()
+            case _Refresh():
+                if self.link is not None:  # one queued before the agent left changes nothing
+                    await self._share_status()
+                return None
             case ScaleCommand(name=name):
                 return self._scale_command(name)
         raise ValidationError(f"DeviceActor cannot handle {type(message).__name__}")
@@ -291,7 +310,36 @@ class DeviceActor(Actor):
         )
 
     async def _publish_status(self) -> None:
+        await self._share_status()  # first: it never raises, and the bus may
         await self._publish("DeviceStatusChanged", self._view(), self.register_id)
+
+    async def _share_status(self) -> None:
+        presence = self.deps.presence
+        if presence is None:
+            return
+        if self.link is None:
+            if self.refresh_timer is not None:
+                self.refresh_timer.cancel()
+                self.refresh_timer = None
+            await presence.withdraw(self.tenant_id, self.device_id)
+            return
+        await presence.share(self.tenant_id, self._view())
+        self._arm_refresh()
+
+    def _arm_refresh(self) -> None:
+        presence = self.deps.presence
+        if self.refresh_timer is None and presence is not None:
+            loop = asyncio.get_running_loop()
+            self.refresh_timer = loop.call_later(presence.refresh_seconds, self._refresh_due)
+
+    def _refresh_due(self) -> None:
+        self.refresh_timer = None
+        try:
+            self.ref.tell_nowait(_Refresh())
+        except MailboxFull:  # busy: the next period writes it (the record outlives a few)
+            self._arm_refresh()
+        except ActorDeadError:
+            pass
 
     async def _publish(self, event: str, payload: Any, register_id: uuid.UUID | None) -> None:
         bus = self.deps.bus

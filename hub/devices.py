@@ -14,6 +14,8 @@
 * ``job_queued``: a printer's actor queued a job (a till's paper or a reprint served by this node); the
   notice goes in the job's own transaction, and the node whose actor of that printer drives its agent
   picks the job up from the database (``PickUpJob``): it loaded only the jobs open when it started.
+* ``presence``: scaled (Redis), where the actors share their connected devices' status with every node's
+  dashboard (``hub.device_presence``); None when embedded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from actors.print_jobs import jobs_of_source
 from actors.register import TillCommand
 from actors.runtime import ActorError, ActorRef, Props
 from hub.auth.principal import Principal
+from hub.device_presence import RedisPresence
 from hub.events.outbox import emit
 from schema.errors import UnavailableError
 from schema.messages.control_notices import (
@@ -59,6 +62,7 @@ _PRINTERS = "printer lookups"  # the holder of a tenant's notices for the printe
 class DeviceService:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.presence = RedisPresence(services.redis) if services.redis is not None else None
         self.deps = DeviceDeps(
             db=services.db,
             bus=services.bus,
@@ -66,6 +70,7 @@ class DeviceService:
             forward_reading=self.forward_reading,
             follow=self.follow_device,
             job_queued=self.job_queued,
+            presence=self.presence,
         )
         self.control = services.control  # its notices come through ``heard``, from ``Services``
         self._printers: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}

@@ -119,7 +119,9 @@ class Services:
         self.users = UserSockets(self)
         # The owners' live figures; with several nodes, one node at a time publishes a tenant's changes.
         lease = RedisLease(self.redis) if self.redis is not None else None
-        self.dashboards = Dashboards(self.actors, self.db, self.bus, lease=lease)
+        self.dashboards = Dashboards(
+            self.actors, self.db, self.bus, lease=lease, presence=self.devices.presence
+        )
         self.actor_deps = ActorDeps(
             db=self.db,
             bus=self.bus,

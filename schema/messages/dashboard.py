@@ -125,7 +125,7 @@ class DeviceState(Message, frozen=True, kw_only=True):
     kind: str
     name: str
     register_id: uuid.UUID | None = None
-    connected: bool = False  # its agent is connected to this hub
+    connected: bool = False  # its agent is connected (to any hub node)
     online: bool = False
     paper_out: bool = False
     paper_near_end: bool = False

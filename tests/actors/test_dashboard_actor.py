@@ -19,6 +19,7 @@ from actors.runtime import ActorSystem
 from hub.db import Database
 from hub.events.bus import LocalBus, StreamEvent
 from schema.messages.dashboard import DashboardChanged, DashboardView, GetDashboard
+from schema.messages.devices import DeviceStatusView
 from schema.models import Sale
 from tests.support.tenants import TenantFixture, make_tenant
 
@@ -141,3 +142,60 @@ async def test_a_sale_event_of_an_unknown_sale_is_ignored(rig: Rig) -> None:
     await rig.bus.publish(rig.tenant.tenant_id, "tenant", "SaleCompleted", ghost)
     after = await rig.get()  # handled after the event: the mailbox keeps order
     assert after.totals == before.totals
+
+
+class SharedStatuses:
+    """What other hub nodes share of their devices (``hub.device_presence``), in a dict."""
+
+    refresh_seconds = 0.05
+
+    def __init__(self) -> None:
+        self.views: dict[uuid.UUID, DeviceStatusView] = {}
+
+    async def share(self, tenant_id: uuid.UUID, view: DeviceStatusView) -> None:
+        self.views[view.device_id] = view
+
+    async def withdraw(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> None:
+        self.views.pop(device_id, None)
+
+    async def shared(self, tenant_id: uuid.UUID, device_id: uuid.UUID) -> DeviceStatusView | None:
+        return self.views.get(device_id)
+
+
+async def test_a_device_of_another_node_shows_connected_until_its_shared_status_is_gone(
+    sqlite_db: Database,
+) -> None:
+    tenant = await make_tenant(sqlite_db)
+    bus, shared = LocalBus(), SharedStatuses()
+    changes: asyncio.Queue[DashboardChanged] = asyncio.Queue()
+
+    def watch(event: StreamEvent) -> None:
+        if event.event == "DashboardChanged" and isinstance(event.payload, DashboardChanged):
+            changes.put_nowait(event.payload)
+
+    await bus.subscribe(tenant.tenant_id, "tenant", watch)
+    # make_tenant's printer, its agent connected to another node (no DeviceActor of it runs here).
+    await shared.share(
+        tenant.tenant_id,
+        DeviceStatusView(
+            device_id=tenant.device_id,
+            kind="printer",
+            name="Impresora caja 1",
+            register_id=tenant.register_id,
+            connected=True,
+            online=True,
+            paper_near_end=True,
+        ),
+    )
+    async with ActorSystem(idle_after=None) as actors:
+        dashboards = Dashboards(actors, sqlite_db, bus, presence=shared)
+        view: DashboardView = await dashboards.ref(tenant.tenant_id).ask(GetDashboard(), timeout=10)
+        assert [(d.connected, d.online, d.paper_near_end) for d in view.devices] == [(True, True, True)]
+
+        shared.views.clear()  # that node was killed: it withdrew nothing, its record expired
+        async with asyncio.timeout(5):
+            while True:
+                change = await changes.get()
+                if change.devices is not None:
+                    break
+        assert [(d.connected, d.online, d.paper_near_end) for d in change.devices] == [(False, False, True)]

@@ -3,6 +3,9 @@
 Both nodes run the tenant's DashboardActor (each has an owner's screen) and count the same events; only the
 holder of the tenant's publisher lease (``hub.events.publisher_lease``) publishes. Before the lease, each
 node published its own ``DashboardChanged``, and every screen got every change twice.
+
+A node that rebuilds the dashboard sees the devices whose agent is connected to the other node as they are
+(``hub.device_presence``); before, it asked only its own device actors and showed them disconnected.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from actors.device import device_address
 from tests.hub.gateway.conftest import Client, World
 from tests.hub.gateway.test_dashboard import sell, subscribe_after
+from tests.hub.gateway.test_devices import add_devices, open_agent
 from tests.hub.gateway.test_till import ok, open_till, stock_shop
-from tests.hub.test_devices_two_nodes import nodes  # noqa: F401  (the two nodes' fixture)
+from tests.hub.test_devices_two_nodes import eventually, nodes  # noqa: F401  (the two nodes' fixture)
 
 pytestmark = pytest.mark.postgres
 
@@ -63,3 +68,33 @@ async def test_each_screen_gets_one_change_per_sale_whichever_node_it_is_on(
     for owner in owners:
         view = ok(await owner.call("dashboard.get"))
         assert view["totals"]["count"] == 1 and view["seq"] >= sold_at
+
+
+async def test_a_device_connected_to_one_node_shows_connected_on_the_dashboard_the_other_builds(
+    nodes: tuple[World, World],  # noqa: F811
+) -> None:
+    a, b = nodes
+    tenant_id = a.a.tenant_id
+    devices = await add_devices(a, a.a)
+    agent = await open_agent(a, devices)  # the agent, and so its devices' actors, are on node A
+    printer = str(devices["printer"])
+    ok(await agent.call("device.status", {"device_id": printer, "online": True, "paper_near_end": True}))
+
+    owner = await open_till(b, "owner")  # node B builds the tenant's dashboard now
+    view = ok(await owner.call("dashboard.get"))
+    assert b.services.actors.lookup(device_address(tenant_id, devices["printer"])) is None  # none on B
+    shown = {d["device_id"]: d for d in view["devices"]}
+    assert (shown[printer]["connected"], shown[printer]["online"], shown[printer]["paper_near_end"]) == (
+        True,
+        True,
+        True,
+    )
+    assert shown[str(devices["scale"])]["connected"] is True
+    assert shown[str(a.a.device_id)]["connected"] is False  # the world's own scale: no agent anywhere
+
+    await agent.socket.close()  # the agent leaves node A: a dashboard B builds from now on shows it gone
+
+    async def gone() -> bool:
+        return await b.services.dashboards.device_status(tenant_id, devices["printer"]) is None
+
+    await eventually(gone)
