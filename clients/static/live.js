@@ -8,7 +8,9 @@
 // * matches replies to commands by id, with a timeout per attempt, and resends a command whose reply was
 //   lost with the SAME id (after a reconnect, or on timeout): the hub answers a repeated id with its first
 //   answer, so a resend never does anything twice;
-// * a close with 4401/4403 (signed out, refused) stops it and fires "unauthenticated".
+// * a close with 4401/4403 (signed out, refused) stops it and fires "unauthenticated";
+// * a close with 4409 (the user's role or store changed) reconnects at once, without the backoff wait, and
+//   resubscribes as on any reconnect: the hub welcomes it with the new rights, or refuses it (4401/4403).
 "use strict";
 
 export const STATES = Object.freeze({
@@ -20,6 +22,7 @@ export const STATES = Object.freeze({
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
+const CLOSE_CHANGED = 4409;
 
 /** An error answered by the hub (`code`, `message`, `details`) or raised here (`timeout`, `offline`). */
 export class LiveError extends Error {
@@ -128,12 +131,15 @@ export class LiveSocket extends EventTarget {
         this.dispatchEvent(new CustomEvent("unauthenticated", { detail: { code: event.code } }));
         return;
       }
-      this.lost();
+      this.lost(event.code === CLOSE_CHANGED);
     });
   }
 
-  /** The socket is gone (or never came up): say so and try again later. */
-  lost() {
+  /**
+   * The socket is gone (or never came up): say so and try again later. `now`: the hub asked us to come back
+   * (our rights changed); at once, unless that already happened since the last welcome (then the backoff).
+   */
+  lost(now) {
     clearInterval(this.pingTimer);
     this.pingTimer = null;
     this.welcome = null;
@@ -147,7 +153,7 @@ export class LiveSocket extends EventTarget {
     this.failures += 1;
     const offline = navigator.onLine === false || this.failures > this.offlineAfter;
     this.setState(offline ? STATES.OFFLINE : STATES.RECONNECTING);
-    this.connectSoon(this.backoff());
+    this.connectSoon(now && this.failures === 1 ? 0 : this.backoff());
   }
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so tills do not reconnect in step. */

@@ -2,9 +2,10 @@
 
 A socket is authenticated once, when it connects; its principal is what it may do until it closes. So when
 a browser session signs out, an API token is revoked, or a user is deactivated, deleted or gets another
-role or store (``hub.http.auth``, ``hub.http.tokens``, ``hub.http.users``), the sockets concerned close
-(4401): a session's or a token's own sockets, or every socket of the user. They reconnect with what holds
-now, or are refused.
+role or store (``hub.http.auth``, ``hub.http.tokens``, ``hub.http.users``), the sockets concerned close: a
+session's or a token's own sockets (4401, ``CLOSE_REVOKED``: signed out, the page goes to the login), or
+every socket of the user (4409, ``CLOSE_CHANGED``: reconnect at once). They reconnect with what holds now,
+or are refused (4401 for a user deactivated, deleted or whose sessions ended; 4403 as for any socket).
 
 The request's transaction writes the notice (``announce``) to the tenant's control stream, the node that
 served it closes its own sockets at once after the commit (``close``), and every other node holding
@@ -34,7 +35,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub.auth.revocation")
 
+# A session signed out or a token revoked: that credential is gone for good, so clients stop (the login).
 CLOSE_REVOKED = 4401
+# The user changed (role, store, deactivated, deleted, sessions ended): the credential may still hold, with
+# other rights. Clients reconnect at once and get the new principal, or 4401/4403 if it no longer holds.
+CLOSE_CHANGED = 4409
 N = TypeVar("N", bound=UserNotice)
 
 
@@ -66,11 +71,11 @@ class UserSockets:
     def close(self, tenant_id: uuid.UUID, notice: UserNotice) -> int:
         """Close this node's sockets that ``notice`` ends; returns how many were closed."""
         closed = 0
-        reason = _REASONS.get(type(notice), "signed out")
+        code, reason = _CLOSES.get(type(notice), (CLOSE_REVOKED, "signed out"))
         for conn in list(self.services.sockets):
             principal = conn.principal
             if principal.tenant_id == tenant_id and closes(notice, principal):
-                conn.disconnect(CLOSE_REVOKED, reason)
+                conn.disconnect(code, reason)
                 closed += 1
         return closed
 
@@ -87,8 +92,8 @@ class UserSockets:
             )
 
 
-_REASONS: dict[type[UserNotice], str] = {
-    SessionRevoked: "signed out",
-    TokenRevoked: "token revoked",
-    UserChanged: "user changed: reconnect",
+_CLOSES: dict[type[UserNotice], tuple[int, str]] = {
+    SessionRevoked: (CLOSE_REVOKED, "signed out"),
+    TokenRevoked: (CLOSE_REVOKED, "token revoked"),
+    UserChanged: (CLOSE_CHANGED, "user changed: reconnect"),
 }

@@ -35,3 +35,11 @@ class TooManySubscriptionsError(StorehubError):
 
     code = "too_many_subscriptions"
     status = 429
+
+
+class ChangedWhileConnectingError(StorehubError):
+    """The socket's credential gives another principal than a moment ago (its user's role or store changed
+    while it connected): closed with 4409, the client reconnects and gets the new one."""
+
+    code = "changed"
+    status = 409

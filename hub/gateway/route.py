@@ -3,8 +3,9 @@
 Authentication failures close the socket with 4401 (who are you?) or 4403 (not allowed); every other
 failure is an error frame (with the command's id) and the socket stays open. Errors become frames in one
 place, ``hub.problems.error_frame``. A socket is welcomed only once this node hears its tenant's
-revocations and changes (``follow_revocation``): a device revoked, a session signed out, a token revoked, a
-user deactivated or changed on any hub node closes it (4401). Without the bus (Redis away) the socket is
+revocations and changes (``follow_revocation``): a device revoked, a session signed out or a token revoked
+on any hub node closes it (4401); its user changed (role, store, deactivated) closes it with 4409, and the
+client reconnects with what holds now (``hub.auth.revocation``). Without the bus (Redis away) the socket is
 still let in, unheard: a till must keep selling. Its credential is checked as always, and a revocation made
 meanwhile on another node takes effect at its next connection.
 """
@@ -23,10 +24,17 @@ from litestar import WebSocket, websocket
 import hub.gateway.builtin  # noqa: F401  (registers ping/subscribe/unsubscribe)
 from hub.auth.authenticate import authenticate
 from hub.auth.principal import Principal
+from hub.auth.revocation import CLOSE_CHANGED
 from hub.gateway.commands import COMMANDS
 from hub.gateway.connection import CLOSE_TOO_SLOW, Connection
 from hub.gateway.direct import DirectWriter
-from hub.gateway.errors import BadFrameError, BadJsonError, FrameTooLargeError, UnknownTypeError
+from hub.gateway.errors import (
+    BadFrameError,
+    BadJsonError,
+    ChangedWhileConnectingError,
+    FrameTooLargeError,
+    UnknownTypeError,
+)
 from hub.problems import error_frame
 from hub.security import SERVER_SEND
 from schema.errors import (
@@ -110,7 +118,9 @@ async def follow_revocation(conn: Connection, authenticate: Callable[[], Awaitab
 
     ``conn`` must be among the node's sockets already. A revocation or change committed before the node
     listens is seen by the second check; one after it closes the socket (``hub.control``). Raises
-    ``AuthenticationError`` when the credential no longer gives the same principal. When the bus is away
+    ``AuthenticationError`` (or ``PermissionDeniedError``) when the credential no longer holds, and
+    ``ChangedWhileConnectingError`` when it gives another principal (a role or store changed: the client
+    reconnects, as when the change closes an open socket). When the bus is away
     the socket is let in without listening (selling goes on; this node still acts on its own changes).
     """
     principal, control = conn.principal, conn.services.control
@@ -121,10 +131,12 @@ async def follow_revocation(conn: Connection, authenticate: Callable[[], Awaitab
     else:
         conn.on_close.append(lambda: control.release(principal.tenant_id, conn))
     if await authenticate() != principal:
-        raise AuthenticationError("revoked, signed out or changed while connecting: reconnect")
+        raise ChangedWhileConnectingError("changed while connecting: reconnect")
 
 
 def _close_code(exc: StorehubError) -> int:
+    if isinstance(exc, ChangedWhileConnectingError):
+        return CLOSE_CHANGED
     if isinstance(exc, AuthenticationError):
         return CLOSE_UNAUTHENTICATED
     if isinstance(exc, PermissionDeniedError):

@@ -49,7 +49,8 @@ class PrintJobQueued(DeviceNotice, frozen=True, kw_only=True, gc=False):
     job_id: uuid.UUID
 
 
-# -- users: each closes (4401) the sockets it names; they reconnect with what holds now, or are refused ---
+# -- users: each closes the sockets it names (4401; a changed user's: 4409); they reconnect with what holds
+# now, or are refused
 
 
 class UserNotice(ControlNotice, frozen=True, kw_only=True, gc=False):
@@ -71,7 +72,7 @@ class TokenRevoked(UserNotice, frozen=True, kw_only=True, gc=False):
 
 class UserChanged(UserNotice, frozen=True, kw_only=True, gc=False):
     """A user was deactivated or deleted, its role or store changed, or its sessions ended: every socket
-    of the user closes."""
+    of the user closes (4409: reconnect; a credential that no longer holds is refused then)."""
 
 
 NOTICES: dict[str, type[ControlNotice]] = {

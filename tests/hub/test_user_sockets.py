@@ -1,7 +1,9 @@
 """Users' open sockets follow sign-outs, revoked API tokens and changed users, on every hub node.
 
 Two in-process nodes share one Postgres and one Redis: the cashier's sockets are on node B, the owner works
-through node A's HTTP API, and B closes the sockets concerned (4401) while every other socket stays open.
+through node A's HTTP API, and B closes the sockets concerned while every other socket stays open: 4401 for
+a session signed out or a token revoked (the browser goes to the login), 4409 for a changed user (the
+browser reconnects at once, and is welcomed with the new role or refused with 4401).
 On a single embedded hub (the in-process bus) the node that served the change closes them itself.
 """
 
@@ -55,10 +57,14 @@ async def browser_session(node: World, tenant: TenantWorld, role: str) -> tuple[
     return session_cookie_value(tenant.tenant_id, secret), csrf
 
 
-async def open_browser(node: World, cookie: str) -> Client:
+def browser_headers(node: World, cookie: str) -> dict[str, Any]:
+    """What a browser's upgrade request carries: the session cookie and our origin."""
     host = node.http.removeprefix("http://")
-    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
-    return await open_socket(node, additional_headers=headers, origin=f"http://{host}")
+    return {"additional_headers": {"Cookie": f"{SESSION_COOKIE}={cookie}"}, "origin": f"http://{host}"}
+
+
+async def open_browser(node: World, cookie: str) -> Client:
+    return await open_socket(node, **browser_headers(node, cookie))
 
 
 async def owner_call(node: World, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -135,10 +141,11 @@ async def test_a_user_deactivated_through_one_node_loses_every_socket_on_the_oth
     answer = await owner_call(a, "PATCH", f"users/{cashier_id}", json={"active": False})
     assert answer.status_code == 200 and answer.json()["active"] is False, answer.text
 
-    assert await close_code(till) == 4401
-    assert await close_code(browser) == 4401
+    assert await close_code(till) == 4409  # changed: reconnect...
+    assert await close_code(browser) == 4409
     await still_open(manager)
-    await expect_close(b, b.a.tokens["cashier"], 4401)
+    await expect_close(b, b.a.tokens["cashier"], 4401)  # ...and be refused
+    await expect_close(b, None, 4401, **browser_headers(b, cookie))
 
 
 async def test_a_users_role_changed_through_one_node_reconnects_with_it_on_the_other(
@@ -155,7 +162,7 @@ async def test_a_users_role_changed_through_one_node_reconnects_with_it_on_the_o
 
     promoted = await owner_call(a, "PATCH", f"users/{cashier_id}", json={"role": "manager"})
     assert promoted.status_code == 200, promoted.text
-    assert await close_code(till) == 4401
+    assert await close_code(till) == 4409
     await still_open(manager)
     async with connect(b, b.a.tokens["cashier"]) as socket:
         welcome = json.loads(await socket.recv())
@@ -209,7 +216,64 @@ async def test_on_a_single_node_sign_out_revocation_and_deletion_close_the_socke
 
     till_again = await open_socket(world, world.a.tokens["cashier"])
     assert (await owner_call(world, "DELETE", f"users/{cashier_id}")).status_code == 204
-    assert await close_code(till) == 4401
-    assert await close_code(till_again) == 4401
+    assert await close_code(till) == 4409
+    assert await close_code(till_again) == 4409
     await still_open(other_tenant)
     await expect_close(world, world.a.tokens["cashier"], 4401)
+
+
+async def test_a_role_change_asks_the_browser_to_reconnect_and_a_deactivation_then_refuses_it(
+    world: World,  # noqa: F811
+) -> None:
+    """4409, not 4401: the cashier's session still holds, so the page must not be sent to the login."""
+    cashier_id = await user_id_of(world, world.a, "cashier")
+    cookie, _ = await browser_session(world, world.a, "cashier")
+    browser = await open_browser(world, cookie)
+    manager = await open_socket(world, world.a.tokens["manager"])
+
+    promoted = await owner_call(world, "PATCH", f"users/{cashier_id}", json={"role": "manager"})
+    assert promoted.status_code == 200, promoted.text
+    assert await close_code(browser) == 4409
+    await still_open(manager)
+    async with connect(world, None, **browser_headers(world, cookie)) as socket:  # the same session
+        welcome = json.loads(await socket.recv())
+    assert welcome["type"] == "welcome", welcome
+    assert (welcome["user_id"], welcome["role"]) == (str(cashier_id), "manager")
+
+    browser = await open_browser(world, cookie)
+    answer = await owner_call(world, "PATCH", f"users/{cashier_id}", json={"active": False})
+    assert answer.status_code == 200, answer.text
+    assert await close_code(browser) == 4409
+    await expect_close(world, None, 4401, **browser_headers(world, cookie))  # its reconnect is refused
+    await still_open(manager)
+
+    other_cookie, other_csrf = await browser_session(world, world.a, "manager")
+    signed_in = await open_browser(world, other_cookie)
+    assert (await sign_out(world, other_cookie, other_csrf)).status_code == 204
+    assert await close_code(signed_in) == 4401  # a sign-out still sends the page to the login
+
+
+async def test_a_role_changed_while_its_socket_connects_closes_it_with_4409(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cashier_id = await user_id_of(world, world.a, "cashier")
+    cookie, _ = await browser_session(world, world.a, "cashier")
+    real = route.authenticate
+    changed: list[int] = []
+
+    async def changed_meanwhile(socket: Any, services: Any) -> Principal:
+        principal = await real(socket, services)
+        if not changed:
+            # Good a moment ago; the change commits before the node listens, unseen by the socket.
+            answer = await owner_call(world, "PATCH", f"users/{cashier_id}", json={"role": "manager"})
+            changed.append(answer.status_code)
+        return principal
+
+    monkeypatch.setattr(route, "authenticate", changed_meanwhile)
+    await expect_close(world, None, 4409, **browser_headers(world, cookie))
+    assert changed == [200]
+    assert not world.services.sockets
+    async with connect(world, None, **browser_headers(world, cookie)) as socket:  # the reconnect
+        welcome = json.loads(await socket.recv())
+    assert (welcome["type"], welcome["role"]) == ("welcome", "manager")
