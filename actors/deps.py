@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from actors.register_state import LocalRegisterState, RegisterStateStore
 from hub.db import Database
 from hub.events.bus import Bus
 
@@ -19,3 +20,5 @@ class ActorDeps:
     # Called with (tenant, register, kind, source id) after a commit that has something to print: a sale's
     # or credit note's receipt ("receipt"), a closed cash session's Z-report ("zreport").
     printable: Callable[[uuid.UUID, uuid.UUID, str, uuid.UUID], None] = lambda _t, _r, _k, _s: None
+    # Where the RegisterActors of one register on several hub nodes share its cart (embedded: nowhere).
+    registers: RegisterStateStore = field(default_factory=LocalRegisterState)

@@ -6,8 +6,12 @@ the client's command id: a repeated id gets the first answer, a refusal included
 database transaction (``actors.checkout``); the cart is cleared only after it committed, and a checkout
 resent after a restart finds its sale in the database.
 
-Registers are never passivated (an idle till keeps its cart). A crash or a hub restart loses the cart:
-the new incarnation announces its empty cart on the register stream so no till shows a stale one.
+Registers are never passivated (an idle till keeps its cart). Embedded, a crash or a hub restart loses the
+cart: the new incarnation announces its empty cart on the register stream so no till shows a stale one.
+With several hub nodes the cart, the cash session and the scale's reading are shared through
+``deps.registers`` (``actors.register_state``): each change is stored with a version check, so the
+register's actors on different nodes (a till on one, its customer display on another, or a till that
+moved when its node died) work on one cart.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from actors.cash import NoCashSessionError, close_session, current_session, move
 from actors.catalog_ref import CatalogRef, SellingRules
 from actors.checkout import PricedLine, SaleContext, commit_sale, find_sale
 from actors.deps import ActorDeps
+from actors.register_state import APPLIED_KEPT, SavedLine, SavedState, SharedReading, StateLink
 from actors.returns import commit_return
 from actors.runtime import Actor
 from actors.sales.lines import cart_line, require_whole_units
@@ -68,6 +73,8 @@ SCALE_MAX_AGE_SECONDS = 2.0
 # remembered per register need not go far back. Each is a whole cart, and 500 a register (100,000 carts
 # on a 200-till hub) made every full garbage collection walk them.
 REMEMBERED_ANSWERS = 64
+# Tries of one cart change against a shared state that other nodes keep changing meanwhile.
+SWAP_ATTEMPTS = 5
 
 
 class ScaleStaleError(ValidationError):
@@ -136,6 +143,8 @@ class RegisterActor(Actor):
         self.version = 0
         self.reading: tuple[ScaleReading, float] | None = None
         self.answers: OrderedDict[str, Any] = OrderedDict()
+        self.applied: list[str] = []  # the latest command ids applied to the cart, shared with other nodes
+        self.shared = StateLink(deps.registers, tenant_id, register_id)
         self.pins = PinGuard()  # wrong manager PINs typed at this till
 
     async def on_start(self) -> None:
@@ -148,8 +157,12 @@ class RegisterActor(Actor):
         assert store is not None
         self.store_id, self.warehouse_id = store.id, store.warehouse_id
         self.currency = tenant.currency
+        # The shared cart, when other nodes keep one; the cash session is the database's.
+        saved = await self.shared.stored()
+        if saved is not None:
+            self._adopt(saved)
         self.session_id = await current_session(self.deps.db, self.tenant_id, self.register_id)
-        # The cart lives in memory: after a crash restart it is empty, and every till is told so at once.
+        # Embedded, the cart lives in memory: after a crash restart it is empty, and every till is told so.
         await self._publish("CartChanged", self._view())
 
     async def receive(self, message: object) -> object:
@@ -184,18 +197,20 @@ class RegisterActor(Actor):
         principal = message.principal
         match message.payload:
             case ScaleReading() as reading:
-                # A reading the agent kept while the hub was unreachable is as old as it says, not fresh.
-                age = max(0.0, time.time() - reading.at_ms / 1000) if reading.at_ms else 0.0
-                self.reading = (reading, time.monotonic() - age)
-                await self._publish("ScaleWeight", reading, transient=True)
+                await self._keep_reading(reading)
                 return {"ok": True}
             case GetCart():
+                await self._refreshed()
                 return self._view()
             case OpenCashSession(float_amount=amount):
                 view = await open_session(
                     self.deps.db, self.tenant_id, self.register_id, amount, principal.user_id
                 )
-                self.session_id = view.session_id
+
+                def opened() -> None:
+                    self.session_id = view.session_id
+
+                await self._change(opened, message.command_id, announce=False)
                 return view
             case CashMovement(direction=direction, amount=amount, reason=reason):
                 return await move_cash(
@@ -215,37 +230,46 @@ class RegisterActor(Actor):
                     {k: v for k, v in counted.items()},
                     principal.user_id,
                 )
-                self.session_id = None
-                await self._changed()
+
+                def closed() -> None:
+                    self.session_id = None
+
+                await self._change(closed, message.command_id)
                 self.deps.printable(self.tenant_id, self.register_id, "zreport", report.session_id)
                 return report
             case Checkout() as checkout:
                 return await self._checkout(checkout, principal, message.command_id)
             case ReturnSale() as give_back:
                 return await self._return(give_back, principal, message.command_id)
-        self._require_session()
-        match message.payload:
-            case AddItem() as add:
-                self._add(add)
-            case SetQuantity(line_id=line_id, quantity=quantity):
-                line = self._line(line_id)
-                if line.fixed_total is not None or line.product.unit == "kg":
-                    raise ValidationError("the quantity of a weighed item comes from the scale or its label")
-                _check_whole_units(line.product, quantity)
-                line.quantity = quantity
-            case RemoveLine(line_id=line_id):
-                self._line(line_id)
-                del self.lines[line_id]
-            case DiscountLine(line_id=line_id, percent=percent):
-                limit = self.rules.max_cashier_discount
-                if percent > limit and not principal.is_at_least(Role.MANAGER):
-                    raise PermissionDeniedError(f"discounts above {limit}% need a manager", limit=limit)
-                self._line(line_id).discount_percent = percent
-            case ClearCart():
-                self.lines.clear()
-            case other:
-                raise ValidationError(f"RegisterActor cannot handle {type(other).__name__}")
-        return await self._changed()
+        payload = message.payload
+
+        async def apply() -> None:
+            self._require_session()
+            match payload:
+                case AddItem() as add:
+                    await self._add(add)
+                case SetQuantity(line_id=line_id, quantity=quantity):
+                    line = self._line(line_id)
+                    if line.fixed_total is not None or line.product.unit == "kg":
+                        raise ValidationError(
+                            "the quantity of a weighed item comes from the scale or its label"
+                        )
+                    _check_whole_units(line.product, quantity)
+                    line.quantity = quantity
+                case RemoveLine(line_id=line_id):
+                    self._line(line_id)
+                    del self.lines[line_id]
+                case DiscountLine(line_id=line_id, percent=percent):
+                    limit = self.rules.max_cashier_discount
+                    if percent > limit and not principal.is_at_least(Role.MANAGER):
+                        raise PermissionDeniedError(f"discounts above {limit}% need a manager", limit=limit)
+                    self._line(line_id).discount_percent = percent
+                case ClearCart():
+                    self.lines.clear()
+                case other:
+                    raise ValidationError(f"RegisterActor cannot handle {type(other).__name__}")
+
+        return await self._change(apply, message.command_id)
 
     def _require_session(self) -> uuid.UUID:
         if self.session_id is None:
@@ -270,7 +294,7 @@ class RegisterActor(Actor):
             raise NotFoundError("no such line in the cart", line_id=line_id)
         return line
 
-    def _add(self, add: AddItem) -> None:
+    async def _add(self, add: AddItem) -> None:
         if (add.code is None) == (add.product_id is None):
             raise ValidationError("give either a code or a product_id")
         assert self.catalog is not None
@@ -305,7 +329,7 @@ class RegisterActor(Actor):
         if product.unit == "kg" and not from_label:
             if add.quantity is not None:
                 raise ValidationError("weighed items take their weight from the scale")
-            quantity = self._weigh()
+            quantity = await self._weigh()
         if quantity is None:
             quantity = 1000
         _check_whole_units(product, quantity)
@@ -316,7 +340,18 @@ class RegisterActor(Actor):
         self.lines[self.next_line_id] = _Line(product, quantity, fixed_total=fixed_total)
         self.next_line_id += 1
 
-    def _weigh(self) -> int:
+    async def _keep_reading(self, reading: ScaleReading) -> None:
+        # A reading the agent kept while the hub was unreachable is as old as it says, not fresh.
+        age = max(0.0, time.time() - reading.at_ms / 1000) if reading.at_ms else 0.0
+        self.reading = (reading, time.monotonic() - age)
+        await self.shared.put_reading(SharedReading(reading, time.time() - age))  # a till elsewhere weighs
+        await self._publish("ScaleWeight", reading, transient=True)
+
+    async def _weigh(self) -> int:
+        if self.reading is None or time.monotonic() - self.reading[1] > SCALE_MAX_AGE_SECONDS:
+            shared = await self.shared.reading()  # kept by the node the scale's agent talks to
+            if shared is not None:
+                self.reading = (shared.reading, time.monotonic() - max(0.0, time.time() - shared.taken_at))
         if self.reading is None or time.monotonic() - self.reading[1] > SCALE_MAX_AGE_SECONDS:
             raise ScaleStaleError("no recent weight from the scale")
         reading = self.reading[0]
@@ -352,11 +387,63 @@ class RegisterActor(Actor):
             session_open=self.session_id is not None,
         )
 
-    async def _changed(self) -> CartView:
-        self.version += 1
-        view = self._view()
-        await self._publish("CartChanged", view)
-        return view
+    async def _change(
+        self, apply: Callable[[], Awaitable[None] | None], command_id: str | None, *, announce: bool = True
+    ) -> CartView:
+        """Apply a change to the cart (or session), store it where other nodes see it, announce it.
+
+        Embedded, the store takes everything: one pass. Shared, a stored state newer than ours (another
+        node changed the register) is taken and the change applied again on it; a refusal on our copy is
+        checked against the stored state the same way."""
+        for _ in range(SWAP_ATTEMPTS):
+            if command_id is not None and command_id in self.applied:
+                return self._view()  # applied through another node; its answer was lost with that node
+            before = self._saved()
+            try:
+                result = apply()
+                if result is not None:
+                    await result
+            except StorehubError:
+                self._adopt(before)
+                if await self._refreshed():
+                    continue
+                raise
+            if command_id is not None:
+                self.applied = [*self.applied[-(APPLIED_KEPT - 1) :], command_id]
+            self.version += 1
+            newer = await self.shared.swap(before.version, self._saved())
+            if newer is None:
+                view = self._view()
+                if announce:
+                    await self._publish("CartChanged", view)
+                return view
+            self._adopt(newer)
+        raise UnavailableError("the cart kept changing on another hub node: try again")
+
+    def _saved(self) -> SavedState:
+        lines = [
+            SavedLine(line_id, line.product, line.quantity, line.discount_percent, line.fixed_total)
+            for line_id, line in self.lines.items()
+        ]
+        return SavedState(self.version, self.next_line_id, lines, self.session_id, list(self.applied))
+
+    def _adopt(self, saved: SavedState) -> None:
+        self.lines = OrderedDict(
+            (line.line_id, _Line(line.product, line.quantity, line.discount_percent, line.fixed_total))
+            for line in saved.lines
+        )
+        self.version, self.next_line_id = saved.version, saved.next_line_id
+        self.session_id, self.applied = saved.session_id, list(saved.applied)
+
+    async def _refreshed(self) -> bool:
+        """Take the shared state if it is newer than ours (another node changed the register)."""
+        if self.shared.unsynced:
+            return False  # ours has changes the store has not: it is the one to keep
+        saved = await self.shared.stored()
+        if saved is None or saved.version == self.version:
+            return False
+        self._adopt(saved)
+        return True
 
     async def _publish(self, event: str, payload: Any, *, transient: bool = False) -> None:
         """Push a change to the register's screens. The bus being away (Redis, when scaled) must not stop
@@ -370,6 +457,7 @@ class RegisterActor(Actor):
     async def _checkout(self, checkout: Checkout, principal: Principal, command_id: str | None) -> Any:
         if command_id is None:
             raise ValidationError("a checkout needs a command id (it makes resending safe)")
+        await self._refreshed()  # the lines may have been scanned through another node
         if not self.lines:  # resent after a hub restart emptied the cart?
             made = await find_sale(self.deps.db, self.tenant_id, self.register_id, command_id)
             if made is not None:
@@ -392,8 +480,7 @@ class RegisterActor(Actor):
         )
         self.deps.documents_made(self.tenant_id)
         self.deps.printable(self.tenant_id, self.register_id, "receipt", receipt.sale_id)
-        self.lines.clear()
-        await self._changed()
+        await self._change(lambda: self.lines.clear(), None)
         return receipt
 
     async def _return(self, request: ReturnSale, principal: Principal, command_id: str | None) -> Any:

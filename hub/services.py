@@ -25,6 +25,7 @@ from sqlalchemy.pool import QueuePool
 
 from actors.dashboard import Dashboards
 from actors.deps import ActorDeps
+from actors.register_state import LocalRegisterState
 from actors.runtime import ActorSystem
 from hub.auth.passwords import Passwords
 from hub.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -41,6 +42,7 @@ from hub.events.stream import EventStream
 from hub.fiscal import FiscalService
 from hub.live_metrics import live_samples
 from hub.metrics import HttpMetrics, MetricsRegistry, Sample
+from hub.redis_register_state import RedisRegisterState
 from hub.settings import Settings
 from schema.messages.control_notices import ControlNotice, DeviceNotice, UserNotice
 
@@ -128,6 +130,7 @@ class Services:
             # Scaled, the worker runs the pipeline: it learns of new documents from the event stream.
             documents_made=self.fiscal.wake if self.runs_fiscal else lambda _tenant_id: None,
             printable=self.devices.printable,
+            registers=RedisRegisterState(self.redis) if self.redis is not None else LocalRegisterState(),
         )
         self.add_component("bus", start=self.bus.start, stop=self.bus.stop)
         self.add_component("actors", start=self.actors.start, stop=self.actors.stop)
