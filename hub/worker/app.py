@@ -110,6 +110,7 @@ def make_app(
         topic_partitions=PARTITIONS,
         web_host=web_host,
         web_port=web_port,
+        web_bind=web_host,  # faust binds every interface (0.0.0.0) unless told: the status pages are private
         # A restarted worker rejoins its group in seconds rather than a minute.
         broker_rebalance_timeout=5,
         broker_session_timeout=6,

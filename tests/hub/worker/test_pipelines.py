@@ -77,6 +77,13 @@ def test_the_worker_needs_the_event_stream(sqlite_url: str) -> None:
         make_app(make_settings(sqlite_url))
 
 
+def test_the_workers_status_pages_listen_on_the_address_given_only(sqlite_url: str) -> None:
+    app, _pipelines = make_app(
+        make_settings(sqlite_url, kafka_url="127.0.0.1:1"), web_host="127.0.0.1", web_port=6066
+    )
+    assert app.conf.web_bind == "127.0.0.1"  # faust's default is every interface
+
+
 def test_the_worker_command_needs_the_hubs_secret_key(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "STOREHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/w.db",
            "STOREHUB_KAFKA_URL": "127.0.0.1:1"}  # fmt: skip
