@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.till_load import (  # noqa: E402
+    add_fiscal_runner,
     drop_database,
     free_port,
     percentile,
@@ -207,6 +208,26 @@ def deliveries(
     return every, last
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pids: list[int]) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) in pids:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -218,6 +239,7 @@ async def main() -> None:
         "--kds-share", type=float, default=0.5, help="part of the sockets that are kitchen displays (0..1)"
     )
     parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, sharing Redis)")
+    add_fiscal_runner(parser)
     parser.add_argument(
         "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -234,7 +256,7 @@ async def main() -> None:
         kds_sockets = round(args.sockets * min(max(args.kds_share, 0.0), 1.0))
         dash_sockets = args.sockets - kds_sockets
         echo_port = free_port()
-        hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None)
+        hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None, args.fiscal_runner)
         processes += [hub for hub, _ in hubs]
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
                              "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
@@ -262,6 +284,8 @@ async def main() -> None:
             for n, screen in enumerate(screens)
         ]
         await asyncio.wait_for(ready.wait(), 120)  # every subscription answered
+        hub_pids = [hub.pid for hub, _ in hubs]
+        cpu_before = {pid: cpu_seconds(pid) for pid in hub_pids + children_of(hub_pids)}
         rounds = await till(
             urls[0],
             cashier,
@@ -271,6 +295,7 @@ async def main() -> None:
             args.interval,
             store if kds_sockets else None,
         )
+        cpu = {pid: cpu_seconds(pid) - used for pid, used in cpu_before.items()}
         await asyncio.sleep(2)
         for task in tasks:
             task.cancel()
@@ -293,6 +318,11 @@ async def main() -> None:
         "dashboard_sockets": dash_sockets,
         "kds_sockets": kds_sockets,
         "sales": args.sales,
+        "fiscal_runner": args.fiscal_runner,
+        # CPU seconds used while the sales ran: the hubs' own processes, and their children (the fiscal
+        # pipeline's process, when it runs in one).
+        "hub_cpu_s": round(sum(cpu[pid] for pid in hub_pids), 2),
+        "hub_children_cpu_s": round(sum(used for pid, used in cpu.items() if pid not in hub_pids), 2),
         "to_socket_ms": summary(every),
         "to_last_socket_ms": summary(last),
         "sale_to_dashboard_ms": summary(sale_every),

@@ -255,10 +255,24 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def start_hubs(db_url: str, nodes: int, redis_url: str | None) -> list[tuple[subprocess.Popen[bytes], int]]:
-    """``nodes`` hub processes on one database; with ``redis_url`` they are scaled nodes sharing its bus."""
+def add_fiscal_runner(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fiscal-runner",
+        choices=["auto", "hub", "process"],
+        default="auto",
+        help="where the hubs run the fiscal pipeline (STOREHUB_FISCAL_RUNNER; auto: a child process on "
+        "Postgres with more than 2 CPUs)",
+    )
+
+
+def start_hubs(
+    db_url: str, nodes: int, redis_url: str | None, fiscal_runner: str = "auto"
+) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """``nodes`` hub processes on one database; with ``redis_url`` they are scaled nodes sharing its bus.
+    ``fiscal_runner``: where each runs the fiscal pipeline (``STOREHUB_FISCAL_RUNNER``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
-    env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING", "STOREHUB_DB_POOL_SIZE": "20"}
+    env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING", "STOREHUB_DB_POOL_SIZE": "20",
+            "STOREHUB_FISCAL_RUNNER": fiscal_runner}  # fmt: skip
     if redis_url:
         env["STOREHUB_REDIS_URL"] = redis_url
     hubs = []
@@ -319,6 +333,7 @@ async def main() -> None:
     parser.add_argument("--checkout-ratio", type=float, default=0.1, help="chance of a checkout after a scan")
     parser.add_argument("--scan-interval", type=float, default=1.0, help="seconds between a till's scans")
     parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, compared with one)")
+    add_fiscal_runner(parser)
     parser.add_argument(
         "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -341,7 +356,7 @@ async def main() -> None:
             registers, barcodes = args.registers.split(","), args.barcodes.split(",")
         else:
             db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills)
-            hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None)
+            hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None, args.fiscal_runner)
             processes += [hub for hub, _ in hubs]
             for hub, port in hubs:
                 await wait_http(f"http://127.0.0.1:{port}/healthz", hub)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -59,6 +60,8 @@ class FiscalService:
             folios_low=settings.folios_low,
         )
         self._sweeper: asyncio.Task[None] | None = None
+        # Set when the pipeline runs in another process of this hub (``hub.fiscal_process``): wakes go there.
+        self.remote: Callable[[uuid.UUID], None] | None = None
 
     async def start(self) -> None:
         self.http = httpx.AsyncClient(timeout=self.settings.sii_timeout_seconds)
@@ -92,7 +95,11 @@ class FiscalService:
     def wake(self, tenant_id: uuid.UUID) -> None:
         """Tell the tenant's pipeline there may be work; never blocks (a full mailbox already has wakes).
 
-        Only where the pipeline runs (started): a scaled hub node leaves it to ``storehub worker``."""
+        Only where the pipeline runs (started) or to the hub's child process that runs it: a scaled hub
+        node leaves it to ``storehub worker``."""
+        if self.remote is not None:
+            self.remote(tenant_id)
+            return
         if self.http is None:
             return
         with contextlib.suppress(MailboxFull):

@@ -40,6 +40,7 @@ from hub.events.publisher_lease import RedisLease
 from hub.events.redis_bus import RedisBus
 from hub.events.stream import EventStream
 from hub.fiscal import FiscalService
+from hub.fiscal_process import FiscalProcess
 from hub.live_metrics import live_samples
 from hub.metrics import HttpMetrics, MetricsRegistry, Sample
 from hub.redis_register_state import RedisRegisterState
@@ -114,6 +115,10 @@ class Services:
         self.db.after_outbox_commit = self.relay.committed
         self.actors = ActorSystem(idle_after=settings.actor_idle_seconds, on_escalate=self._escalated)
         self.fiscal = FiscalService(settings, self.db, self.actors)
+        self.fiscal_process: FiscalProcess | None = None
+        if self.runs_fiscal_in_child:
+            self.fiscal_process = FiscalProcess(settings, on_outbox=self.relay.notify)
+            self.fiscal.remote = self.fiscal_process.wake
         self.sockets: set[Connection] = set()
         # What other hub nodes change (devices, users, print jobs) reaches this one through ``control``.
         self.control = TenantControl(self.bus, self._heard)
@@ -128,7 +133,9 @@ class Services:
             db=self.db,
             bus=self.bus,
             # Scaled, the worker runs the pipeline: it learns of new documents from the event stream.
-            documents_made=self.fiscal.wake if self.runs_fiscal else lambda _tenant_id: None,
+            documents_made=self.fiscal.wake
+            if self.runs_fiscal or self.runs_fiscal_in_child
+            else lambda _tenant_id: None,
             printable=self.devices.printable,
             registers=RedisRegisterState(self.redis) if self.redis is not None else LocalRegisterState(),
         )
@@ -137,14 +144,27 @@ class Services:
         self.add_component("relay", start=self.relay.start, stop=self.relay.stop)
         if self.runs_fiscal:
             self.add_component("fiscal", start=self.fiscal.start, stop=self.fiscal.stop)
+        elif self.fiscal_process is not None:
+            self.add_component(
+                "fiscal-process", start=self.fiscal_process.start, stop=self.fiscal_process.stop
+            )
         self.add_component("control", stop=self.control.stop)
         self.add_component("devices", stop=self.devices.stop)
         self.metrics.register_collector(lambda: live_samples(self))
 
     @property
     def runs_fiscal(self) -> bool:
-        """The fiscal pipeline runs in the hub when embedded, in ``storehub worker`` when scaled (Kafka)."""
-        return self.role == "worker" or not self.settings.kafka_url
+        """Whether the fiscal pipeline runs in this process: in the hub's loop on SQLite (or when asked), in
+        ``storehub worker`` when scaled (Kafka); see ``runs_fiscal_in_child``."""
+        if self.role == "worker":
+            return True
+        return not self.settings.kafka_url and not self.runs_fiscal_in_child
+
+    @property
+    def runs_fiscal_in_child(self) -> bool:
+        """Whether this hub runs the fiscal pipeline in a child process (``hub.fiscal_process``): Postgres
+        without Kafka, unless ``STOREHUB_FISCAL_RUNNER`` says otherwise."""
+        return self.role == "hub" and not self.settings.kafka_url and self.settings.fiscal_in_child
 
     def add_component(self, name: str, *, start: Hook | None = None, stop: Hook | None = None) -> None:
         if self.running:

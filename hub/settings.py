@@ -16,6 +16,9 @@ import msgspec
 
 from schema.errors import ValidationError
 
+# ``STOREHUB_FISCAL_RUNNER=auto`` runs the fiscal pipeline in a child process on more CPUs than this.
+AUTO_CHILD_MIN_CPUS = 2
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///./var/storehub.db"
@@ -41,6 +44,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sii_schemas_dir: str = ""
     folios_low: int = 50
     sii_timeout_seconds: float = 30.0
+    fiscal_runner: str = "auto"
+
+    @property
+    def fiscal_in_child(self) -> bool:
+        """Whether ``storehub serve`` runs the fiscal pipeline in a child process (``hub.fiscal_process``)."""
+        if self.fiscal_runner == "auto":
+            # A child only pays where it gets a core of its own: on two, hub, database and child compete
+            # for the same CPU and the screens gained nothing (bench/fanout.py, docs/architecture.md).
+            return not self.is_sqlite and (os.cpu_count() or 1) > AUTO_CHILD_MIN_CPUS
+        return self.fiscal_runner == "process"
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,6 +113,9 @@ ENV_VARS: dict[str, str] = {
     "certification, `300.cer` production). Required outside simulator mode",
     "STOREHUB_SII_SCHEMAS_DIR": "Directory of SII's XSD schemas. Empty: `../shared/reference/sii/schemas` "
     "next to the repository, if it exists",
+    "STOREHUB_FISCAL_RUNNER": "Where a hub without Kafka runs the fiscal pipeline: `hub` (in its event "
+    "loop), `process` (a child process it starts and restarts; Postgres only) or `auto` (default: "
+    "`process` on Postgres with more than 2 CPUs, else `hub`)",
     "STOREHUB_FOLIOS_LOW": "Warn when fewer folios than this remain for a document type. Default 50",
     "STOREHUB_SII_TIMEOUT_SECONDS": "How long a request to SII may take before it is retried later (an "
     "upload is resent, the same bytes, after this plus 5 s if the hub died waiting). Default 30",
@@ -151,6 +167,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
 def _check_sii(settings: Settings) -> None:
     if settings.sii_environment not in SII_ENVIRONMENTS:
         raise ValidationError(f"STOREHUB_SII_ENVIRONMENT must be one of {', '.join(SII_ENVIRONMENTS)}")
+    if settings.fiscal_runner not in ("auto", "hub", "process"):
+        raise ValidationError("STOREHUB_FISCAL_RUNNER must be 'auto', 'hub' or 'process'")
+    if settings.fiscal_runner == "process" and settings.is_sqlite:
+        raise ValidationError("STOREHUB_FISCAL_RUNNER=process needs Postgres (SQLite has no notices)")
     if settings.folios_low < 0:
         raise ValidationError("STOREHUB_FOLIOS_LOW must be 0 or more")
     if not 0 < settings.sii_timeout_seconds <= 600:

@@ -44,6 +44,9 @@ class FakeClock:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Test hubs run the fiscal pipeline in their own loop, so a test's documents are processed without a
+    second process per hub; ``tests/hub/test_fiscal_process.py`` runs it in the child process."""
+    overrides.setdefault("fiscal_runner", "hub")
     return load_settings(env={}, database_url=database_url, secret_key=SECRET, **overrides)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -36,11 +37,31 @@ def test_values_come_from_the_environment() -> None:
         ({"STOREHUB_SECRET_KEY": "short"}, "at least 32"),
         ({"STOREHUB_LOG_FORMAT": "xml"}, "text' or 'json"),
         ({"STOREHUB_DATABSE_URL": "x"}, "unknown setting"),
+        ({"STOREHUB_FISCAL_RUNNER": "thread"}, "'auto', 'hub' or 'process'"),
+        ({"STOREHUB_FISCAL_RUNNER": "process"}, "needs Postgres"),  # the default database is SQLite
     ],
 )
 def test_bad_settings_are_refused_clearly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         load_settings(env=env)
+
+
+@pytest.mark.parametrize(
+    ("runner", "database", "cpus", "in_child"),
+    [
+        ("auto", "sqlite+aiosqlite:///x.db", 8, False),
+        ("auto", "postgresql+asyncpg://h/db", 2, False),
+        ("auto", "postgresql+asyncpg://h/db", 4, True),
+        ("hub", "postgresql+asyncpg://h/db", 8, False),
+        ("process", "postgresql+asyncpg://h/db", 2, True),
+    ],
+)
+def test_where_the_fiscal_pipeline_runs(
+    runner: str, database: str, cpus: int, in_child: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    settings = load_settings(env={"STOREHUB_FISCAL_RUNNER": runner, "STOREHUB_DATABASE_URL": database})
+    assert settings.fiscal_in_child is in_child
 
 
 def test_test_suite_variables_are_not_hub_settings() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +106,19 @@ async def make_world_tenant(db: Database, slug: str) -> TenantWorld:
 
 @pytest.fixture
 async def world(database_url: str) -> AsyncIterator[World]:
-    settings = load_settings(env={}, database_url=database_url, ws_max_frame_bytes=4096)
+    # The fiscal pipeline in the hub's loop (hub.fiscal_process has its own tests).
+    settings = load_settings(env={}, database_url=database_url, ws_max_frame_bytes=4096, fiscal_runner="hub")
+    async with world_on(settings) as world:
+        yield world
+
+
+@asynccontextmanager
+async def world_on(settings: Settings, prefix: str = "") -> AsyncIterator[World]:
+    """A hub served with ``settings``, and two new tenants on it; the sockets tests open close with it."""
     async with running_hub(settings) as (host, services):
         suffix = uuid.uuid4().hex[:8]
-        a = await make_world_tenant(services.db, f"a-{suffix}")
-        b = await make_world_tenant(services.db, f"b-{suffix}")
+        a = await make_world_tenant(services.db, f"{prefix}a-{suffix}")
+        b = await make_world_tenant(services.db, f"{prefix}b-{suffix}")
         world = World(
             url=f"ws://{host}/ws", http=f"http://{host}", db=services.db, a=a, b=b, services=services
         )

@@ -81,7 +81,9 @@ async def test_a_frame_queued_before_is_never_overtaken(world: World) -> None:
 @pytest.fixture
 async def small_world(database_url: str) -> AsyncIterator[World]:
     """A hub whose sockets may leave only a little unsent: 4 frames' worth."""
-    settings = load_settings(env={}, database_url=database_url, ws_max_frame_bytes=4096, ws_mailbox_size=4)
+    settings = load_settings(
+        env={}, database_url=database_url, ws_max_frame_bytes=4096, ws_mailbox_size=4, fiscal_runner="hub"
+    )
     async with running_hub(settings) as (host, services):
         a = await make_world_tenant(services.db, f"a-{uuid.uuid4().hex[:8]}")
         b = await make_world_tenant(services.db, f"b-{uuid.uuid4().hex[:8]}")
@@ -116,7 +118,7 @@ async def test_a_client_that_stops_reading_is_disconnected_with_1013(small_world
 
 async def test_a_server_with_compression_falls_back_to_queued_sends(database_url: str) -> None:
     """Per-message deflate changes the frames' bytes: such a socket is not written directly, and works."""
-    settings = load_settings(env={}, database_url=database_url, ws_max_frame_bytes=4096)
+    settings = load_settings(env={}, database_url=database_url, ws_max_frame_bytes=4096, fiscal_runner="hub")
     async with running_hub(settings, per_message_deflate=True) as (host, services):
         tenant = await make_world_tenant(services.db, f"z-{uuid.uuid4().hex[:8]}")
         async with websockets.connect(

@@ -160,7 +160,8 @@ async def test_open_tabs_survive_a_restart_and_undelivered_orders_reach_the_kitc
         assert (await session.execute(query)).scalar_one() == 0
 
     # A new hub on the same database (a restart, or another node): the tab is there as it was.
-    async with running_hub(load_settings(env={}, database_url=database_url)) as (host, services):
+    settings = load_settings(env={}, database_url=database_url, fiscal_runner="hub")
+    async with running_hub(settings) as (host, services):
         world.url = f"ws://{host}/ws"
         fresh = await open_client(world, "cashier")
         assert services.actors.lookup(floor_address(world.a.tenant_id, world.a.store_id)) is None
