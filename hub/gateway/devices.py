@@ -174,10 +174,14 @@ async def devices_status(
     conn: Connection, msg: RegisterDevices, command_id: str | None
 ) -> list[DeviceStatusView]:
     await _register_store(conn, msg.register_id)
+    tenant_id, devices = conn.principal.tenant_id, conn.services.devices
     views: list[DeviceStatusView] = []
     for device in await _bound(conn, msg.register_id):
-        ref = conn.services.devices.ref(conn.principal.tenant_id, device.id)
-        views.append(await ref.ask(GetDeviceStatus(), timeout=conn.services.settings.ask_timeout_seconds))
+        ref = devices.ref(tenant_id, device.id)
+        view = await ref.ask(GetDeviceStatus(), timeout=conn.services.settings.ask_timeout_seconds)
+        if not view.connected and devices.presence is not None:  # its agent may be on another hub node
+            view = await devices.presence.shared(tenant_id, device.id) or view
+        views.append(view)
     return views
 
 

@@ -91,10 +91,16 @@ async def test_a_device_connected_to_one_node_shows_connected_on_the_dashboard_t
     )
     assert shown[str(devices["scale"])]["connected"] is True
     assert shown[str(a.a.device_id)]["connected"] is False  # the world's own scale: no agent anywhere
+    # A till on node B sees its register's devices as they are on A too.
+    till = await open_till(b)
+    status = ok(await till.call("devices.status", {"register_id": str(a.a.register_id)}))
+    on_till = {d["device_id"]: d for d in status}
+    assert on_till[printer]["connected"] is True and on_till[printer]["paper_near_end"] is True
 
     await agent.socket.close()  # the agent leaves node A: a dashboard B builds from now on shows it gone
 
-    async def gone() -> bool:
-        return await b.services.dashboards.device_status(tenant_id, devices["printer"]) is None
+    async def gone() -> bool:  # B's own actor of it (the till's question started one) knows no agent either
+        view = await b.services.dashboards.device_status(tenant_id, devices["printer"])
+        return view is None or not view.connected
 
     await eventually(gone)
