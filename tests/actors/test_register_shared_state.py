@@ -4,6 +4,8 @@ copy, and stores that copy, unconditionally, at its first change once the store 
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from actors.deps import ActorDeps
 from actors.register import RegisterActor, TillCommand, register_address
@@ -25,7 +27,7 @@ async def test_a_register_sells_on_while_its_shared_state_is_away(
 ) -> None:
     tenant = await make_tenant(sqlite_db)
     tid, rid = tenant.tenant_id, tenant.register_id
-    away = Redis(port=free_port(), socket_connect_timeout=0.5)
+    away = Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))  # fails at once
     live = Redis.from_url(redis_url)
     store = RedisRegisterState(away, prefix="test-away:")
     # Another node's older cart is stored; this node cannot see it.

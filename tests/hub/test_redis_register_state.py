@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 import hub.redis_register_state
 from actors.register_state import SavedState, SharedReading
@@ -59,7 +61,7 @@ async def test_a_reading_is_gone_once_stale(
 
 
 async def test_redis_away_is_unavailable_not_a_crash() -> None:
-    redis = Redis(port=free_port(), socket_connect_timeout=1)
+    redis = Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))  # fails at once
     store = RedisRegisterState(redis)
     tenant, register = uuid.uuid4(), uuid.uuid4()
     try:
