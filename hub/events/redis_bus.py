@@ -48,7 +48,6 @@ import logging
 import random
 import secrets
 import uuid
-from collections import deque
 from typing import Any
 
 import msgspec
@@ -57,51 +56,12 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from hub.events.bus import Listener, StreamEvent, SubscribeResult
+from hub.events.redis_bus_listeners import Channel, Entry
+from hub.events.redis_bus_wire import PUBLISH_SCRIPT, READ_SCRIPT, Body, live_decoder, replayed, text
 from schema.errors import UnavailableError
 from schema.wire import encode
 
 log = logging.getLogger(__name__)
-
-# KEYS: epoch, seq, log. ARGV: epoch if none yet, window, channel, body (a JSON object), "1" if transient.
-_PUBLISH = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch, 'NX')
-end
-local transient = ARGV[5] == '1'
-local seq
-if transient then
-  seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-else
-  seq = redis.call('INCR', KEYS[2])
-end
-local number = string.format('%d', seq)
-local message = '{"seq":' .. number .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[4], 2)
-if not transient then
-  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], number .. '-1', 'e', message)
-end
-redis.call('PUBLISH', ARGV[3], message)
-return {seq, epoch}
-"""
-
-# KEYS: epoch, seq, log. ARGV: epoch if none yet, since ('' for none), the epoch the caller saw.
-_READ = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch, 'NX')
-end
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-local entries = {}
-if ARGV[2] ~= '' and ARGV[3] == epoch then
-  local since = tonumber(ARGV[2])
-  if since >= 0 and since < seq then
-    entries = redis.call('XRANGE', KEYS[3], string.format('%d', since + 1), '+')
-  end
-end
-return {seq, epoch, entries}
-"""
 
 _MIN_BACKOFF = 0.1
 _MAX_BACKOFF = 5.0
@@ -111,109 +71,6 @@ class BusUnavailableError(UnavailableError):
     """The event bus (Redis) cannot be reached."""
 
     code = "bus_unavailable"
-
-
-class _Body(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """A ``StreamEvent`` without ``seq`` and ``epoch``: the publish script puts those in front."""
-
-    tenant_id: uuid.UUID
-    stream: str
-    event: str
-    event_id: str | None = None
-    transient: bool = False
-    payload: Any = None
-
-
-class _Stored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    tenant_id: uuid.UUID
-    stream: str
-    seq: int
-    epoch: str
-    event: str
-    payload: msgspec.Raw = msgspec.Raw(b"null")
-    event_id: str | None = None
-    transient: bool = False
-
-
-_live_decoder = msgspec.json.Decoder(StreamEvent)
-_stored_decoder = msgspec.json.Decoder(_Stored)
-
-
-def _replayed(data: bytes | str) -> StreamEvent:
-    s = _stored_decoder.decode(data)
-    return StreamEvent(
-        tenant_id=s.tenant_id,
-        stream=s.stream,
-        seq=s.seq,
-        epoch=s.epoch,
-        event=s.event,
-        payload=s.payload,
-        event_id=s.event_id,
-        transient=s.transient,
-    )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-class _Entry:
-    """One listener: the last (epoch, seq) it was given, and its buffer while it is held."""
-
-    __slots__ = ("closed", "epoch", "held", "listener", "seq")
-
-    def __init__(self, listener: Listener) -> None:
-        self.listener = listener
-        self.epoch: str | None = None
-        self.seq = 0
-        self.held: list[StreamEvent] | None = []  # held from the start: live once its position is known
-        self.closed = False
-
-    def offer(self, event: StreamEvent) -> None:
-        if self.held is not None:
-            if not event.transient:  # only the latest transient matters, and it is not known to be new
-                self.held.append(event)
-            return
-        if not event.transient:
-            if event.epoch == self.epoch and event.seq <= self.seq:
-                return
-            self.epoch, self.seq = event.epoch, event.seq  # another epoch: numbering began again, take it
-        try:
-            self.listener(event)
-        except Exception:
-            log.exception("bus listener failed on %s %s #%d", event.stream, event.event, event.seq)
-
-    def release(self, replay: list[StreamEvent], position: tuple[int, str] | None) -> None:
-        """Go live from ``position``: ``replay`` first, then what was held that is newer, once each."""
-        if self.closed or self.held is None:
-            return
-        held, self.held = self.held, None
-        for event in replay:
-            self.offer(event)
-        if position is not None:
-            seq, epoch = position
-            if epoch != self.epoch or seq > self.seq:
-                self.epoch, self.seq = epoch, seq
-            held = [e for e in held if e.epoch == epoch]  # another epoch is older than the position read
-        for event in held:
-            self.offer(event)
-
-
-class _Channel:
-    """A stream this node has listeners on, and its pub/sub channel's state on the current connection."""
-
-    __slots__ = ("acks", "entries", "log_key", "name", "on_wire", "ready", "seq_key", "stream", "tenant_id")
-
-    def __init__(self, tenant_id: uuid.UUID, stream: str, names: tuple[str, str, str]) -> None:
-        self.tenant_id = tenant_id
-        self.stream = stream
-        self.name, self.seq_key, self.log_key = names
-        self.entries: dict[int, _Entry] = {}
-        self.on_wire = False  # SUBSCRIBE sent on the current connection (and no UNSUBSCRIBE since)
-        # Done once the latest SUBSCRIBE is confirmed (and only while it holds: an UNSUBSCRIBE or a lost
-        # connection replaces it); ``acks`` matches confirmations to SUBSCRIBEs in the order they were sent.
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.acks: deque[asyncio.Future[None]] = deque()
 
 
 class _RedisSubscription:
@@ -243,9 +100,9 @@ class RedisBus:
         self.connection_id: int | None = None  # the pub/sub connection's CLIENT ID, for CLIENT LIST / KILL
         self._redis = redis
         self._epoch_key = f"{prefix}bus:epoch"
-        self._publish = redis.register_script(_PUBLISH)
-        self._read_script = redis.register_script(_READ)
-        self._channels: dict[str, _Channel] = {}
+        self._publish = redis.register_script(PUBLISH_SCRIPT)
+        self._read_script = redis.register_script(READ_SCRIPT)
+        self._channels: dict[str, Channel] = {}
         self._dirty: set[str] = set()
         self._conn: AbstractConnection | None = None
         self._lock = asyncio.Lock()  # one writer at a time on the pub/sub connection
@@ -300,7 +157,7 @@ class RedisBus:
     ) -> StreamEvent:
         channel, seq_key, log_key = self._names(tenant_id, stream)
         body = encode(
-            _Body(
+            Body(
                 tenant_id=tenant_id,
                 stream=stream,
                 event=event,
@@ -319,7 +176,7 @@ class RedisBus:
             tenant_id=tenant_id,
             stream=stream,
             seq=int(seq),
-            epoch=_text(epoch),
+            epoch=text(epoch),
             event=event,
             payload=payload,
             event_id=event_id,
@@ -340,8 +197,8 @@ class RedisBus:
         names = self._names(tenant_id, stream)
         state = self._channels.get(names[0])
         if state is None:
-            state = self._channels[names[0]] = _Channel(tenant_id, stream, names)
-        entry = _Entry(listener)
+            state = self._channels[names[0]] = Channel(tenant_id, stream, names)
+        entry = Entry(listener)
         self._next_key += 1
         state.entries[self._next_key] = entry
         subscription = _RedisSubscription(self, state.name, self._next_key)
@@ -380,20 +237,20 @@ class RedisBus:
             seq_, epoch_, entries = await self._read_script(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             raise BusUnavailableError("cannot read the event bus") from exc
-        seq, current = int(seq_), _text(epoch_)
+        seq, current = int(seq_), text(epoch_)
         if since is None:
             return seq, current, [], False
         if epoch != current or since > seq or since < 0:
             return seq, current, [], True
         if since == seq:
             return seq, current, [], False
-        decode = _replayed if raw else _live_decoder.decode
+        decode = replayed if raw else live_decoder.decode
         missed = [decode(fields[1]) for _id, fields in entries]
         if len(missed) != seq - since or missed[0].seq != since + 1:  # trimmed past ``since``
             return seq, current, [], True
         return seq, current, missed, False
 
-    async def _confirmed(self, state: _Channel) -> None:
+    async def _confirmed(self, state: Channel) -> None:
         try:
             async with asyncio.timeout(self.confirm_seconds):
                 await asyncio.shield(state.ready)
@@ -496,13 +353,13 @@ class RedisBus:
     def _handle(self, message: Any) -> None:
         if not isinstance(message, list) or len(message) < 3:
             return  # PING's answer
-        kind, name = _text(message[0]), _text(message[1])
+        kind, name = text(message[0]), text(message[1])
         state = self._channels.get(name)
         if state is None:
             return
         if kind == "message":
             try:
-                event = _live_decoder.decode(message[2])
+                event = live_decoder.decode(message[2])
             except msgspec.DecodeError:
                 log.exception("bus: undecodable message on %s", name)
                 return
@@ -540,7 +397,7 @@ class RedisBus:
             self._dirty.update(self._channels)
         # Listeners that were live are held (nothing read from the new connection yet) and resumed from
         # where they were; those still subscribing carry on with their own ``subscribe``.
-        resumes: list[tuple[_Channel, list[_Entry]]] = []
+        resumes: list[tuple[Channel, list[Entry]]] = []
         for state in self._channels.values():
             live = [e for e in state.entries.values() if e.held is None]
             for entry in live:
@@ -555,7 +412,7 @@ class RedisBus:
             task.add_done_callback(self._tasks.discard)
         return conn
 
-    async def _resume(self, state: _Channel, entries: list[_Entry]) -> None:
+    async def _resume(self, state: Channel, entries: list[Entry]) -> None:
         replay: list[StreamEvent] = []
         position: tuple[int, str] | None = None
         try:
