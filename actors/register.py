@@ -411,7 +411,7 @@ class RegisterActor(Actor):
             if command_id is not None:
                 self.applied = [*self.applied[-(APPLIED_KEPT - 1) :], command_id]
             self.version += 1
-            newer = await self.shared.swap(before.version, self._saved())
+            newer = await self.shared.swap(before.version, self._saved()) if self.shared.shared else None
             if newer is None:
                 view = self._view()
                 if announce:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 
 from actors.device import AttachAgent, DetachAgent, DeviceActor, DeviceDeps, device_address
@@ -40,15 +38,6 @@ class Counted(RedisPresence):
         self.writes += 1
         if self.writes >= 3:
             self.refreshed.set()
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def _never(*args: Any) -> Any:

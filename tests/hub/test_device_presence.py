@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -30,15 +29,6 @@ def view(**changes: object) -> DeviceStatusView:
         "paper_near_end": True,
     }
     return DeviceStatusView(**(fields | changes))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def node(redis: Redis, prefix: str, **kwargs: float) -> RedisPresence:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -21,12 +20,8 @@ from tests.support.procs import free_port
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisRegisterState]:
-    redis = Redis.from_url(redis_url)
-    try:
-        yield RedisRegisterState(redis, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-    finally:
-        await redis.aclose()
+def store(redis: Redis) -> RedisRegisterState:
+    return RedisRegisterState(redis, prefix=f"test-{uuid.uuid4().hex[:8]}:")
 
 
 def state(version: int, *applied: str) -> SavedState:

@@ -23,13 +23,6 @@ NodeFactory = Callable[..., Awaitable[RedisBus]]
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 def prefix(redis_prefix: str) -> str:
     return f"{redis_prefix}{uuid.uuid4().hex[:8]}:"
 
