@@ -42,6 +42,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import bench_fiscal  # noqa: E402
 from bench.till_load import (  # noqa: E402
     add_fiscal_runner,
     drop_database,
@@ -50,6 +51,7 @@ from bench.till_load import (  # noqa: E402
     prepare_database,
     start_hubs,
     start_server,
+    start_simulator,
     summary,
     wait_http,
 )
@@ -240,6 +242,7 @@ async def main() -> None:
     )
     parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, sharing Redis)")
     add_fiscal_runner(parser)
+    bench_fiscal.add_fiscal(parser)
     parser.add_argument(
         "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -251,12 +254,17 @@ async def main() -> None:
     processes: list[Any] = []
     db_url: str | None = None
     try:
-        db_url, cashier, registers, barcodes = await prepare_database(args.pg, 1)
+        fiscal = args.fiscal == "on"
+        db_url, cashier, registers, barcodes = await prepare_database(args.pg, 1, fiscal)
         owner, kitchen, station, store = await screen_tokens(db_url)
         kds_sockets = round(args.sockets * min(max(args.kds_share, 0.0), 1.0))
         dash_sockets = args.sockets - kds_sockets
         echo_port = free_port()
-        hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None, args.fiscal_runner)
+        simulator = await start_simulator() if fiscal else None
+        if simulator is not None:
+            processes.append(simulator[0])
+        redis = args.redis if args.nodes > 1 else None
+        hubs = start_hubs(db_url, args.nodes, redis, args.fiscal_runner, simulator and simulator[1])
         processes += [hub for hub, _ in hubs]
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
                              "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
@@ -299,6 +307,7 @@ async def main() -> None:
         await asyncio.sleep(2)
         for task in tasks:
             task.cancel()
+        documents = await bench_fiscal.document_states(db_url)
         sale_every, sale_last = deliveries(rounds.sale_sent, sale_arrivals, dash_sockets)
         order_every, order_last = deliveries(rounds.order_sent, order_arrivals, kds_sockets)
         # The events leave after the commit, like the answer: a socket may hear of the sale before the till.
@@ -318,6 +327,8 @@ async def main() -> None:
         "dashboard_sockets": dash_sockets,
         "kds_sockets": kds_sockets,
         "sales": args.sales,
+        "fiscal": args.fiscal,
+        "fiscal_documents": documents,
         "fiscal_runner": args.fiscal_runner,
         # CPU seconds used while the sales ran: the hubs' own processes, and their children (the fiscal
         # pipeline's process, when it runs in one).
@@ -337,6 +348,7 @@ async def main() -> None:
         "p99_vs_baseline_p99": round(percentile(every, 99) / percentile(base_every, 99), 2),
         "load_generator_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    print(f"fiscal {args.fiscal} ({args.fiscal_runner}), documents {documents}")
     for label, key in (
         ("any -> socket", "to_socket_ms"),
         ("any -> last socket", "to_last_socket_ms"),

@@ -39,6 +39,8 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import bench_fiscal  # noqa: E402
+
 
 @dataclass
 class Figures:
@@ -84,8 +86,11 @@ async def wait_http(url: str, process: subprocess.Popen[bytes], limit: float = 6
 # -- the hub under test --------------------------------------------------------------------------------
 
 
-async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[str], list[str]]:
-    """A fresh database with one tenant, ``tills`` registers, 500 stocked products and a cashier token."""
+async def prepare_database(
+    admin_url: str, tills: int, fiscal: bool = False
+) -> tuple[str, str, list[str], list[str]]:
+    """A fresh database with one tenant, ``tills`` registers, 500 stocked products and a cashier token;
+    with ``fiscal``, the tenant's fiscal setup too (``bench.bench_fiscal``: its boletas get signed)."""
     import asyncpg
 
     from hub.admin import create_tenant
@@ -103,7 +108,7 @@ async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[s
     url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
-    made = await create_tenant(db, slug="bench", name="Bench", country="CL", tax_id="76086428-5")
+    made = await create_tenant(db, slug="bench", name="Bench", country="CL", tax_id=bench_fiscal.TAX_ID)
     registers = [str(made.register_id)]
     barcodes = []
     secret = new_secret()
@@ -123,7 +128,8 @@ async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[s
             session.add(ProductBarcode(barcode=code, product_id=product.id))
             session.add(StockLevel(warehouse_id=made.warehouse_id, product_id=product.id, quantity=10**9,
                                    avg_cost=300 * 10_000))  # fmt: skip
-        session.add(FolioRange(doc_type=39, first_folio=1, last_folio=10**7, next_folio=1))
+        if not fiscal:  # folios without a CAF: sales get them, nothing can be signed
+            session.add(FolioRange(doc_type=39, first_folio=1, last_folio=10**7, next_folio=1))
         user = User(
             id=uuid.uuid4(), username="bench", display_name="Bench", role="cashier", password_hash="x"
         )
@@ -131,6 +137,8 @@ async def prepare_database(admin_url: str, tills: int) -> tuple[str, str, list[s
         await session.flush()
         session.add(ApiToken(id=digest(secret), user_id=user.id, name="bench"))
     await db.dispose()
+    if fiscal:
+        await bench_fiscal.make_ready(url, made.tenant_id)
     return url, bearer_token("shk", made.tenant_id, secret), registers, barcodes
 
 
@@ -266,11 +274,17 @@ def add_fiscal_runner(parser: argparse.ArgumentParser) -> None:
 
 
 def start_hubs(
-    db_url: str, nodes: int, redis_url: str | None, fiscal_runner: str = "auto"
+    db_url: str,
+    nodes: int,
+    redis_url: str | None,
+    fiscal_runner: str = "auto",
+    simulator_port: int | None = None,
 ) -> list[tuple[subprocess.Popen[bytes], int]]:
     """``nodes`` hub processes on one database; with ``redis_url`` they are scaled nodes sharing its bus.
-    ``fiscal_runner``: where each runs the fiscal pipeline (``STOREHUB_FISCAL_RUNNER``)."""
+    ``fiscal_runner``: where each runs the fiscal pipeline (``STOREHUB_FISCAL_RUNNER``); ``simulator_port``:
+    the SII simulator they submit to (``bench.bench_fiscal``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
+    env |= bench_fiscal.hub_env(simulator_port)
     env |= {"STOREHUB_DATABASE_URL": db_url, "STOREHUB_LOG_LEVEL": "WARNING", "STOREHUB_DB_POOL_SIZE": "20",
             "STOREHUB_FISCAL_RUNNER": fiscal_runner}  # fmt: skip
     if redis_url:
@@ -280,6 +294,14 @@ def start_hubs(
         port = free_port()
         hubs.append((start_server(["-m", "hub.cli", "serve", "--port", str(port)], env), port))
     return hubs
+
+
+async def start_simulator() -> tuple[subprocess.Popen[bytes], int]:
+    """The SII simulator the hubs submit to (``bench.bench_fiscal``), up and answering."""
+    port = free_port()
+    simulator = bench_fiscal.start_simulator(start_server, port)
+    await wait_http(f"http://127.0.0.1:{port}/_sim/state", simulator)
+    return simulator, port
 
 
 async def load(
@@ -334,6 +356,7 @@ async def main() -> None:
     parser.add_argument("--scan-interval", type=float, default=1.0, help="seconds between a till's scans")
     parser.add_argument("--nodes", type=int, default=1, help="hub nodes (2+: scaled, compared with one)")
     add_fiscal_runner(parser)
+    bench_fiscal.add_fiscal(parser)
     parser.add_argument(
         "--redis", default=os.environ.get("STOREHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -350,13 +373,19 @@ async def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     runs: list[tuple[str, Figures, float]] = []
     db_url: str | None = None
+    documents: dict[str, int] | None = None
     try:
         if args.url:
             urls, token = [args.url], args.token
             registers, barcodes = args.registers.split(","), args.barcodes.split(",")
         else:
-            db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills)
-            hubs = start_hubs(db_url, args.nodes, args.redis if args.nodes > 1 else None, args.fiscal_runner)
+            fiscal = args.fiscal == "on"
+            db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills, fiscal)
+            simulator = await start_simulator() if fiscal else None
+            if simulator is not None:
+                processes.append(simulator[0])
+            redis = args.redis if args.nodes > 1 else None
+            hubs = start_hubs(db_url, args.nodes, redis, args.fiscal_runner, simulator and simulator[1])
             processes += [hub for hub, _ in hubs]
             for hub, port in hubs:
                 await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
@@ -383,6 +412,8 @@ async def main() -> None:
                 *await load(urls, token, registers, barcodes, args),
             )
         )
+        if db_url is not None:
+            documents = await bench_fiscal.document_states(db_url)
     finally:
         for process in processes:
             process.terminate()
@@ -395,6 +426,8 @@ async def main() -> None:
         "nodes": len(urls),
         "warmup_seconds": args.warmup,
         "scan_interval_s": args.scan_interval,
+        "fiscal": "on" if args.fiscal == "on" and not args.url else "off",
+        "fiscal_documents": documents,
         **figures_of(figures, elapsed),
         "echo_ms": summary(baseline.scan_ms),
         "scan_p99_vs_echo_p99": round(percentile(figures.scan_ms, 99) / percentile(baseline.scan_ms, 99), 2),
@@ -404,7 +437,7 @@ async def main() -> None:
         one = figures_of(runs[0][1], runs[0][2])
         result["one_node"] = one
         result["sales_per_s_vs_one_node"] = round(result["sales_per_s"] / max(one["sales_per_s"], 0.01), 2)
-    print(f"tills {args.tills}, nodes {len(urls)}")
+    print(f"tills {args.tills}, nodes {len(urls)}, fiscal {result['fiscal']}, documents {documents}")
     for title, run_figures, run_elapsed in runs:
         show(title, figures_of(run_figures, run_elapsed))
     s = result["echo_ms"]

@@ -129,7 +129,7 @@ async def seed_demo(db: Database, *, reset: bool = False, secret_key: str | None
             )
             await builder(db, new.tenant_id, new.store_id, new.warehouse_id, new.register_id)
             if spec is MINIMARKET:
-                await _fiscal_minimarket(db, new.tenant_id, key)
+                await fiscal_ready(db, new.tenant_id, key)
             for username, role, display in users:
                 await create_user(
                     db,
@@ -216,8 +216,15 @@ async def _fill_minimarket(
     progress.finish()
 
 
-async def _fiscal_minimarket(db: Database, tenant_id: uuid.UUID, key: bytes) -> None:
-    """Emitter data, the sender's test certificate and the simulator's CAFs, through the API's services."""
+async def fiscal_ready(
+    db: Database,
+    tenant_id: uuid.UUID,
+    key: bytes,
+    cafs: tuple[tuple[int, int, int], ...] = MINIMARKET_CAFS,
+) -> None:
+    """Emitter data, the sender's test certificate and the simulator's CAFs (``(doc_type, first, last)``
+    each), through the API's services: the minimarket's, so the tenant's tax id must be its RUT. The demo
+    and the benchmarks make their Chilean tenant sign and submit its documents with it."""
     setup = MINIMARKET_FISCAL
     await save_setup(db, tenant_id, setup)
     password = secrets.token_urlsafe(16)  # sealed with the .pfx; nobody needs to type it
@@ -225,7 +232,7 @@ async def _fiscal_minimarket(db: Database, tenant_id: uuid.UUID, key: bytes) -> 
     await upload_certificate(db, tenant_id, pfx, password, key=key, user_id=None)
     authority = simulator_authority()
     today = datetime.now(ZoneInfo("America/Santiago")).date()
-    for doc_type, first, last in MINIMARKET_CAFS:
+    for doc_type, first, last in cafs:
         caf = authority.issue_caf(setup.rut, setup.razon_social, doc_type, first, last, today)
         await upload_caf(
             db, tenant_id, caf, authority_keys=authority.keys, key=key, user_id=None, today=today
