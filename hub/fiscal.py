@@ -58,6 +58,7 @@ class FiscalService:
             # A claimed upload or poll is taken again only after the request surely ended.
             lease=timedelta(seconds=settings.sii_timeout_seconds + 5),
             folios_low=settings.folios_low,
+            envelope_linger=timedelta(seconds=settings.fiscal_envelope_seconds),
         )
         self._sweeper: asyncio.Task[None] | None = None
         # Set when the pipeline runs in another process of this hub (``hub.fiscal_process``): wakes go there.

@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     folios_low: int = 50
     sii_timeout_seconds: float = 30.0
     fiscal_runner: str = "auto"
+    fiscal_envelope_seconds: float = 2.0
 
     @property
     def fiscal_in_child(self) -> bool:
@@ -116,6 +117,9 @@ ENV_VARS: dict[str, str] = {
     "STOREHUB_FISCAL_RUNNER": "Where a hub without Kafka runs the fiscal pipeline: `hub` (in its event "
     "loop), `process` (a child process it starts and restarts; Postgres only) or `auto` (default: "
     "`process` on Postgres with more than 2 CPUs, else `hub`)",
+    "STOREHUB_FISCAL_ENVELOPE_SECONDS": "How long a signed Chilean document waits for others to share its "
+    "envelope to SII (a full envelope of 100 leaves at once; signing, and so the receipt's stamp, is not "
+    "delayed). 0 sends each as soon as it is signed. Default 2",
     "STOREHUB_FOLIOS_LOW": "Warn when fewer folios than this remain for a document type. Default 50",
     "STOREHUB_SII_TIMEOUT_SECONDS": "How long a request to SII may take before it is retried later (an "
     "upload is resent, the same bytes, after this plus 5 s if the hub died waiting). Default 30",
@@ -156,6 +160,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ValidationError(f"bad setting: {exc}") from exc
     if settings.secret_key and len(settings.secret_key) < 32:
         raise ValidationError("STOREHUB_SECRET_KEY must be at least 32 characters")
+    if not 0 <= settings.fiscal_envelope_seconds <= 600:
+        raise ValidationError("STOREHUB_FISCAL_ENVELOPE_SECONDS must be between 0 and 600")
     if settings.log_format not in ("text", "json"):
         raise ValidationError("STOREHUB_LOG_FORMAT must be 'text' or 'json'")
     _check_sii(settings)

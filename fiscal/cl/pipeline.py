@@ -120,6 +120,10 @@ class PipelineConfig:
     poll_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     batch: int = 200  # documents signed per step
     envelope_size: int = 100  # documents per envelope
+    # A signed document waits up to this long for others to share its envelope (a full envelope leaves at
+    # once): under load, one upload and one poll carry many boletas instead of one each. Signing is not
+    # delayed by it (a receipt waits for its TED).
+    envelope_linger: timedelta = timedelta(0)
     lease: timedelta = timedelta(seconds=60)  # a claimed upload or poll is retried after this
     folios_low: int = 50  # FoliosLow is announced below this many folios left of a type
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -151,16 +155,21 @@ class _Agenda:
 
     unfolioed: bool  # pending documents made without a folio
     sign_due: bool  # pending documents with a folio, due
-    unenveloped: bool  # signed documents in no envelope yet
+    oldest_unenveloped: datetime | None  # when the oldest signed document in no envelope yet was made
     send_due: bool  # built envelopes due to be sent
     poll_due: bool  # sent envelopes due to be asked about
     next_document: datetime | None  # the earliest retry of a pending document
     next_envelope: datetime | None  # the earliest send or poll of an envelope
 
-    def next_due(self, now: datetime) -> float | None:
-        if self.unenveloped:
+    def envelope_due(self, now: datetime, linger: timedelta) -> bool:
+        return self.oldest_unenveloped is not None and _aware(self.oldest_unenveloped) + linger <= now
+
+    def next_due(self, now: datetime, linger: timedelta) -> float | None:
+        if self.envelope_due(now, linger):
             return 0.0
         due = [moment for moment in (self.next_document, self.next_envelope) if moment is not None]
+        if self.oldest_unenveloped is not None:
+            due.append(_aware(self.oldest_unenveloped) + linger)
         if not due:
             return None
         soonest = min(_aware(moment) for moment in due)
@@ -196,7 +205,7 @@ class ClPipeline:
         if agenda.sign_due or worked:
             while await self.sign_due():
                 worked = True
-        if agenda.unenveloped or worked:
+        if agenda.envelope_due(self.config.now(), self.config.envelope_linger) or worked:
             while await self.envelope_signed():
                 worked = True
         if agenda.send_due or worked:
@@ -205,10 +214,10 @@ class ClPipeline:
             worked = await self.poll_due() > 0 or worked
         if agenda.sign_due or agenda.send_due or agenda.poll_due or worked:
             agenda = await self._agenda()  # the steps moved things: when is the next one due?
-        return agenda.next_due(self.config.now())
+        return agenda.next_due(self.config.now(), self.config.envelope_linger)
 
     async def next_due(self) -> float | None:
-        return (await self._agenda()).next_due(self.config.now())
+        return (await self._agenda()).next_due(self.config.now(), self.config.envelope_linger)
 
     async def _agenda(self) -> _Agenda:
         now = self.config.now()
@@ -220,7 +229,9 @@ class ClPipeline:
         query = select(
             any_(doc.status == "pending", doc.folio.is_(None)),
             any_(doc.status == "pending", doc.folio.is_not(None), doc.next_attempt_at <= now),
-            any_(doc.status == "signed", doc.envelope_id.is_(None)),
+            select(func.min(doc.created_at))
+            .where(doc.status == "signed", doc.envelope_id.is_(None))
+            .scalar_subquery(),
             any_(env.status == "built", env.next_attempt_at <= now),
             any_(env.status == "sent", env.next_attempt_at <= now),
             select(func.min(doc.next_attempt_at))
@@ -437,6 +448,13 @@ class ClPipeline:
 
     # -- 3. envelopes ---------------------------------------------------------------------------------------
 
+    def _envelope_ready(self, documents: list[FiscalDocument], now: datetime) -> bool:
+        """Enough signed documents of one kind for a full envelope, or one that has waited its linger."""
+        if len(documents) >= self.config.envelope_size:
+            return True
+        linger = self.config.envelope_linger
+        return any(_aware(d.created_at) + linger <= now for d in documents)
+
     async def envelope_signed(self) -> int:
         """Put one envelope's worth of signed documents into a built envelope; how many went in."""
         now = self.config.now()
@@ -454,10 +472,14 @@ class ClPipeline:
                     )
                 ).scalars()
             )
-            if not waiting:
-                return 0
             boletas = [d for d in waiting if d.doc_type in BOLETA_TYPES]
-            kind, documents = ("boleta", boletas) if boletas else ("dte", waiting)
+            others = [d for d in waiting if d.doc_type not in BOLETA_TYPES]
+            ready = [
+                (k, d) for k, d in (("boleta", boletas), ("dte", others)) if self._envelope_ready(d, now)
+            ]
+            if not ready:  # nothing signed, or too few too recently: more may join them
+                return 0
+            kind, documents = ready[0]
             documents = documents[: self.config.envelope_size]
             setup, signer = await self._setup_and_signer(session)
             build = build_envio_boleta if kind == "boleta" else build_envio_dte

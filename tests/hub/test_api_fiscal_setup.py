@@ -414,6 +414,9 @@ def test_sii_settings_default_to_the_simulator() -> None:
         ),
         ({"STOREHUB_SII_SCHEMAS_DIR": "/nowhere"}, "STOREHUB_SII_SCHEMAS_DIR: no such directory"),
         ({"STOREHUB_FOLIOS_LOW": "-1"}, "STOREHUB_FOLIOS_LOW must be 0 or more"),
+        ({"STOREHUB_FISCAL_ENVELOPE_SECONDS": "-1"}, "STOREHUB_FISCAL_ENVELOPE_SECONDS must be between"),
+        ({"STOREHUB_FISCAL_ENVELOPE_SECONDS": "3600"}, "STOREHUB_FISCAL_ENVELOPE_SECONDS must be between"),
+        ({"STOREHUB_FISCAL_ENVELOPE_SECONDS": "soon"}, "bad setting"),
     ],
 )
 def test_bad_sii_settings_are_refused_at_startup(env: dict[str, str], message: str) -> None:

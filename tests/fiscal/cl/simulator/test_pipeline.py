@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -358,6 +358,39 @@ async def test_a_document_query_that_fails_leaves_the_documents_sent_and_the_env
             await session.execute(select(FiscalDocument.folio).where(FiscalDocument.status == "rejected"))
         ).scalar_one()
     assert (envelope.status, envelope.last_error, rejected) == ("done", "", 3)
+
+
+@pytest.mark.postgres
+async def test_signed_boletas_wait_their_linger_to_share_one_envelope_unless_it_is_full(
+    pg_db: Database, authority: DemoAuthority, simulator: Simulator, pipeline_for: Callable[..., ClPipeline]
+) -> None:
+    shop = await open_shop(pg_db, authority)
+    ahead = timedelta(0)
+    pipeline = pipeline_for(
+        shop, envelope_linger=timedelta(seconds=30), envelope_size=4, now=lambda: datetime.now(UTC) + ahead
+    )
+
+    async def envelopes() -> list[int]:
+        async with pg_db.tenant(shop.tenant_id) as session:
+            rows = await session.execute(select(FiscalEnvelope.documents).order_by(FiscalEnvelope.created_at))
+            return list(rows.scalars())
+
+    await shop.sell(2)
+    delay = await pipeline.run_once()
+    # Signed at once (a receipt waits for its stamp), but no envelope yet: the pipeline asks to be woken
+    # when the oldest has waited its 30 s.
+    assert await shop.statuses() == {"signed": 2}
+    assert await envelopes() == []
+    assert delay is not None and 25 < delay <= 30
+    await shop.sell(3)
+    await pipeline.run_once()
+    # Five signed: a full envelope of four leaves at once, the fifth waits for company.
+    assert await envelopes() == [4]
+    assert await shop.statuses() == {"sent": 4, "signed": 1}
+    ahead = timedelta(seconds=31)
+    assert await until_final(pipeline, shop) == {"accepted": 5}
+    assert await envelopes() == [4, 1]
+    await assert_documents_are_what_was_sold(shop, simulator)
 
 
 async def test_documents_wait_with_a_reason_until_the_setup_is_complete(
