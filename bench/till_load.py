@@ -269,7 +269,7 @@ def add_fiscal_runner(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "hub", "process"],
         default="auto",
         help="where the hubs run the fiscal pipeline (STOREHUB_FISCAL_RUNNER; auto: a child process on "
-        "Postgres with more than 2 CPUs)",
+        "Postgres)",
     )
 
 

@@ -16,9 +16,6 @@ import msgspec
 
 from schema.errors import ValidationError
 
-# ``STOREHUB_FISCAL_RUNNER=auto`` runs the fiscal pipeline in a child process on more CPUs than this.
-AUTO_CHILD_MIN_CPUS = 2
-
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///./var/storehub.db"
@@ -51,9 +48,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def fiscal_in_child(self) -> bool:
         """Whether ``storehub serve`` runs the fiscal pipeline in a child process (``hub.fiscal_process``)."""
         if self.fiscal_runner == "auto":
-            # A child only pays where it gets a core of its own: on two, hub, database and child compete
-            # for the same CPU and the screens gained nothing (bench/fanout.py, docs/architecture.md).
-            return not self.is_sqlite and (os.cpu_count() or 1) > AUTO_CHILD_MIN_CPUS
+            # Signing and submitting every boleta, the child keeps the tills' and screens' tails lower even
+            # on two CPUs (bench/fanout.py and bench/till_load.py, docs/architecture.md).
+            return not self.is_sqlite
         return self.fiscal_runner == "process"
 
     @property
@@ -116,7 +113,7 @@ ENV_VARS: dict[str, str] = {
     "next to the repository, if it exists",
     "STOREHUB_FISCAL_RUNNER": "Where a hub without Kafka runs the fiscal pipeline: `hub` (in its event "
     "loop), `process` (a child process it starts and restarts; Postgres only) or `auto` (default: "
-    "`process` on Postgres with more than 2 CPUs, else `hub`)",
+    "`process` on Postgres, `hub` on SQLite)",
     "STOREHUB_FISCAL_ENVELOPE_SECONDS": "How long a signed Chilean document waits for others to share its "
     "envelope to SII (a full envelope of 100 leaves at once; signing, and so the receipt's stamp, is not "
     "delayed). 0 sends each as soon as it is signed. Default 2",

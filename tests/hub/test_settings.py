@@ -50,7 +50,7 @@ def test_bad_settings_are_refused_clearly(env: dict[str, str], message: str) -> 
     ("runner", "database", "cpus", "in_child"),
     [
         ("auto", "sqlite+aiosqlite:///x.db", 8, False),
-        ("auto", "postgresql+asyncpg://h/db", 2, False),
+        ("auto", "postgresql+asyncpg://h/db", 2, True),
         ("auto", "postgresql+asyncpg://h/db", 4, True),
         ("hub", "postgresql+asyncpg://h/db", 8, False),
         ("process", "postgresql+asyncpg://h/db", 2, True),
