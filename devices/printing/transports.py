@@ -199,11 +199,13 @@ def _finish_network(connection: socket.socket) -> None:
     Closing a socket that still has unread bytes (status a printer sent on its own) resets the connection,
     and a reset can drop the end of the job still in our send buffer. Shutting down writing first and
     reading to the printer's end of file makes the close clean; printers that keep the connection open get
-    :data:`LINGER_SECONDS`.
+    :data:`LINGER_SECONDS`. A printer that resets the connection instead had not read all of the job (a
+    reset is what a close with unread bytes sends): that is a failed write, raised as one, even when every
+    byte had left our side before it came.
     """
     connection.shutdown(socket.SHUT_WR)
     connection.settimeout(min(LINGER_SECONDS, connection.gettimeout() or LINGER_SECONDS))
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(TimeoutError):
         while connection.recv(1024):
             pass
 

@@ -174,3 +174,25 @@ async def test_a_failure_is_retried_only_when_no_byte_can_have_left() -> None:
         with pytest.raises(PrinterOfflineError) as broken:
             await asyncio.to_thread(send, config, b"\x1b@" + b"x" * 4_000_000)
     assert not _before_any_byte(broken.value)
+
+
+async def test_a_printer_that_resets_after_the_whole_job_left_us_failed_the_job() -> None:
+    """Every byte of a small job leaves at once; the printer then resets with most of it unread. The job
+    is not on paper: a failed write (never retried by itself), not a success."""
+    reading = asyncio.Event()
+
+    async def reset_later(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        reading.set()
+        await asyncio.sleep(0.3)  # the agent has written everything and waits for the printer's close
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+    server = await asyncio.start_server(reset_later, "127.0.0.1", 0, limit=1)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        config = decode_config({"type": "network", "host": "127.0.0.1", "port": port})
+        with pytest.raises(PrinterOfflineError) as broken:
+            await asyncio.to_thread(send, config, b"\x1b@" + b"x" * 2000)
+    assert reading.is_set() and not _before_any_byte(broken.value)
