@@ -17,6 +17,10 @@ last dashboard.
 between them): the till works on node 1 and the screens are spread over every node, so most of them hear of
 the sale through Redis.
 
+As in a shop, the tenant's hub signs every sale's boleta and submits it to a SII simulator started
+beside it while the load runs (``--fiscal on``, ``bench/bench_fiscal.py``); the JSON line counts the
+documents by state.
+
 The baseline, measured in the same run: a bare Litestar WebSocket app served by uvicorn that forwards what
 one socket sends to every connected socket (bench/echo_app.py ``/fan``), with the same number of sockets.
 

@@ -9,6 +9,10 @@ out about every tenth scan (card, exact amount), over its own WebSocket. The bas
 WebSocket echo served by uvicorn, driven the same way in the same run. The last line printed is one JSON
 object with every figure, so runs can be compared.
 
+As in a shop, the tenant's hub signs every sale's boleta and submits it to a SII simulator started
+beside it while the load runs (``--fiscal on``, ``bench/bench_fiscal.py``); the JSON line counts the
+documents by state.
+
 ``--nodes N`` (N >= 2) starts N hub nodes in the scaled mode (sharing the database and Redis, the bus between
 them) and runs the same load twice in the same run: every till on node 1, then the tills spread over the N
 nodes. It prints both sets of figures and the ratio of their sales per second. ``--scan-interval`` below one
