@@ -11,6 +11,7 @@ taken that way). The run reports how many boletas reached each state, so a pipel
 from __future__ import annotations
 
 import argparse
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,8 +53,6 @@ async def make_ready(db_url: str, tenant_id: uuid.UUID) -> None:
 
 def start_simulator(start: Callable[[list[str], dict[str, str]], Popen[bytes]], port: int) -> Popen[bytes]:
     """The SII simulator on ``port``, checking what it gets against the official schemas if they are here."""
-    import os
-
     args = ["-m", "fiscal.cl.simulator.cli", "sii", "--port", str(port)]
     if SCHEMAS.is_dir():
         args += ["--schemas", str(SCHEMAS)]

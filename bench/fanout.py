@@ -53,9 +53,8 @@ from bench.till_load import (  # noqa: E402
     free_port,
     percentile,
     prepare_database,
-    start_hubs,
     start_server,
-    start_simulator,
+    start_servers,
     summary,
     wait_http,
 )
@@ -264,12 +263,7 @@ async def main() -> None:
         kds_sockets = round(args.sockets * min(max(args.kds_share, 0.0), 1.0))
         dash_sockets = args.sockets - kds_sockets
         echo_port = free_port()
-        simulator = await start_simulator() if fiscal else None
-        if simulator is not None:
-            processes.append(simulator[0])
-        redis = args.redis if args.nodes > 1 else None
-        hubs = start_hubs(db_url, args.nodes, redis, args.fiscal_runner, simulator and simulator[1])
-        processes += [hub for hub, _ in hubs]
+        hubs = await start_servers(db_url, args, processes)
         echo = start_server(["-m", "uvicorn", "bench.echo_app:app", "--port", str(echo_port), "--log-level",
                              "warning", "--ws-per-message-deflate", "false"], dict(os.environ))  # fmt: skip
         processes.append(echo)

@@ -300,12 +300,21 @@ def start_hubs(
     return hubs
 
 
-async def start_simulator() -> tuple[subprocess.Popen[bytes], int]:
-    """The SII simulator the hubs submit to (``bench.bench_fiscal``), up and answering."""
-    port = free_port()
-    simulator = bench_fiscal.start_simulator(start_server, port)
-    await wait_http(f"http://127.0.0.1:{port}/_sim/state", simulator)
-    return simulator, port
+async def start_servers(
+    db_url: str, args: argparse.Namespace, processes: list[subprocess.Popen[bytes]]
+) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """The hubs of ``--nodes``, ``--fiscal-runner`` and ``--fiscal`` (with ``on``, the SII simulator they
+    submit to, up and answering first); every process started goes into ``processes``, to be stopped."""
+    simulator_port = None
+    if args.fiscal == "on":
+        simulator_port = free_port()
+        simulator = bench_fiscal.start_simulator(start_server, simulator_port)
+        processes.append(simulator)
+        await wait_http(f"http://127.0.0.1:{simulator_port}/_sim/state", simulator)
+    redis = args.redis if args.nodes > 1 else None
+    hubs = start_hubs(db_url, args.nodes, redis, args.fiscal_runner, simulator_port)
+    processes += [hub for hub, _ in hubs]
+    return hubs
 
 
 async def load(
@@ -385,12 +394,7 @@ async def main() -> None:
         else:
             fiscal = args.fiscal == "on"
             db_url, token, registers, barcodes = await prepare_database(args.pg, args.tills, fiscal)
-            simulator = await start_simulator() if fiscal else None
-            if simulator is not None:
-                processes.append(simulator[0])
-            redis = args.redis if args.nodes > 1 else None
-            hubs = start_hubs(db_url, args.nodes, redis, args.fiscal_runner, simulator and simulator[1])
-            processes += [hub for hub, _ in hubs]
+            hubs = await start_servers(db_url, args, processes)
             for hub, port in hubs:
                 await wait_http(f"http://127.0.0.1:{port}/healthz", hub)
             urls = [f"ws://127.0.0.1:{port}/ws" for _, port in hubs]

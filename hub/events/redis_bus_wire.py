@@ -10,13 +10,19 @@ import msgspec
 
 from hub.events.bus import StreamEvent
 
-# KEYS: epoch, seq, log. ARGV: epoch if none yet, window, channel, body (a JSON object), "1" if transient.
-PUBLISH_SCRIPT = """
+# Both scripts start here: the stream's epoch, set from ARGV[1] if it has none yet. KEYS[1] is the epoch.
+_EPOCH = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch, 'NX')
 end
+"""
+
+# KEYS: epoch, seq, log. ARGV: epoch if none yet, window, channel, body (a JSON object), "1" if transient.
+PUBLISH_SCRIPT = (
+    _EPOCH
+    + """
 local transient = ARGV[5] == '1'
 local seq
 if transient then
@@ -32,14 +38,12 @@ end
 redis.call('PUBLISH', ARGV[3], message)
 return {seq, epoch}
 """
+)
 
 # KEYS: epoch, seq, log. ARGV: epoch if none yet, since ('' for none), the epoch the caller saw.
-READ_SCRIPT = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch, 'NX')
-end
+READ_SCRIPT = (
+    _EPOCH
+    + """
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local entries = {}
 if ARGV[2] ~= '' and ARGV[3] == epoch then
@@ -50,6 +54,7 @@ if ARGV[2] ~= '' and ARGV[3] == epoch then
 end
 return {seq, epoch, entries}
 """
+)
 
 
 class Body(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
